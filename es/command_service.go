@@ -1,0 +1,318 @@
+package es
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"runtime/debug"
+	"slices"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Options configures a [CommandService]. The zero value works: the system clock,
+// UUIDv7 ids, no retries.
+type Options struct {
+	Clock Clock       // nil: [SystemClock]
+	IDs   IDGenerator // nil: [UUIDv7]
+	// ConflictRetries is how many times a command that failed with
+	// [ErrConcurrencyConflict] is run again from scratch (handler and all) before
+	// the conflict is returned.
+	ConflictRetries int
+	// MaxCascade bounds how many commands one Execute may run in all, counting those
+	// that workflows issue, to stop workflows that trigger each other forever
+	// (0: 1000).
+	MaxCascade int
+}
+
+// runtime is what the service, its units of work and its loads share.
+type runtime struct {
+	reg   *Registry
+	store EventStore
+	clock Clock
+	ids   IDGenerator
+	opts  Options
+}
+
+// CommandService executes commands: middleware, validation, the handler with a
+// unit of work, the atomic commit of everything the handler recorded together with
+// the inline projectors' writes, then workflows. It is safe for concurrent use.
+type CommandService struct {
+	rt *runtime
+}
+
+// NewCommandService builds the service for the application wired in reg, on store.
+// It reports every registration mistake at once, and creates the view tables of
+// the registered projectors that do not exist yet.
+func NewCommandService(ctx context.Context, reg *Registry, store EventStore, opts Options) (*CommandService, error) {
+	if err := reg.check(); err != nil {
+		return nil, err
+	}
+	if opts.Clock == nil {
+		opts.Clock = SystemClock
+	}
+	if opts.IDs == nil {
+		opts.IDs = UUIDv7
+	}
+	if opts.MaxCascade <= 0 {
+		opts.MaxCascade = 1000
+	}
+	for _, p := range reg.projectors {
+		if err := store.Views().CreateTables(ctx, p.tables...); err != nil {
+			return nil, fmt.Errorf("es: tables of projector %s: %w", p.name, err)
+		}
+	}
+	return &CommandService{rt: &runtime{reg: reg, store: store, clock: opts.Clock, ids: opts.IDs, opts: opts}}, nil
+}
+
+// Registry returns the registry the service was built from.
+func (s *CommandService) Registry() *Registry { return s.rt.reg }
+
+// Store returns the service's event store.
+func (s *CommandService) Store() EventStore { return s.rt.store }
+
+// Views returns the view tables, for queries.
+func (s *CommandService) Views() Persistor { return s.rt.store.Views() }
+
+// Clock returns the service's clock.
+func (s *CommandService) Clock() Clock { return s.rt.clock }
+
+// NewID returns a fresh id from the service's id generator, for new aggregates.
+func (s *CommandService) NewID() uuid.UUID { return s.rt.ids.NewID() }
+
+// History returns every event of a stream, decoded, oldest first.
+func (s *CommandService) History(ctx context.Context, id uuid.UUID) ([]Envelope, error) {
+	recs, err := s.rt.store.LoadStream(ctx, id, StreamQuery{})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Envelope, 0, len(recs))
+	for _, r := range recs {
+		env, err := s.rt.reg.Decode(r)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, env)
+	}
+	return out, nil
+}
+
+type queued struct {
+	cmd      any
+	meta     execMeta
+	workflow string    // the workflow that issued it, if any
+	cause    *Envelope // the event it reacts to, if any
+}
+
+// Execute runs cmd to completion: middleware, validation, its handler, the commit,
+// inline projectors, and then the workflows that react to its events, with the
+// commands they issue (first in, first out).
+//
+// It returns a [*ValidationError] for invalid input, an error wrapping
+// [ErrNoHandler], [ErrAggregateNotFound], [ErrConcurrencyConflict] (after
+// [Options.ConflictRetries]) or a [*UniqueKeyError], or the handler's own error,
+// always naming the command; in all these cases nothing was stored. When the
+// command committed but a workflow or one of its commands failed, the error is a
+// [*WorkflowError] (several are joined).
+func (s *CommandService) Execute(ctx context.Context, cmd any, opts ...ExecOption) error {
+	var meta execMeta
+	for _, o := range opts {
+		o(&meta)
+	}
+	queue := []queued{{cmd: cmd, meta: meta}}
+	var failed []error
+	for n := 0; len(queue) > 0; n++ {
+		q := queue[0]
+		queue = queue[1:]
+		if n == s.rt.opts.MaxCascade {
+			return errors.Join(append(failed, fmt.Errorf("es: %T: workflows issued more than %d commands; is there a cycle?", cmd, s.rt.opts.MaxCascade))...)
+		}
+		envs, err := s.executeOne(ctx, q.cmd, q.meta)
+		if err != nil {
+			if q.cause == nil {
+				return err
+			}
+			failed = append(failed, &WorkflowError{Workflow: q.workflow, Event: *q.cause, Command: q.cmd, Err: err})
+			continue
+		}
+		for i := range envs {
+			env := &envs[i]
+			for _, w := range s.rt.reg.workflows {
+				cmds, err := w.Run(ctx, s.rt.clock, s.rt.ids, *env)
+				if err != nil {
+					failed = append(failed, &WorkflowError{Workflow: w.name, Event: *env, Err: err})
+					continue
+				}
+				for _, c := range cmds {
+					m := execMeta{userID: q.meta.userID, correlation: env.CorrelationID, causation: env.ID, metadata: q.meta.metadata}
+					queue = append(queue, queued{cmd: c, meta: m, workflow: w.name, cause: env})
+				}
+			}
+		}
+	}
+	return errors.Join(failed...)
+}
+
+// executeOne runs one command through middleware, validation, handler and commit.
+func (s *CommandService) executeOne(ctx context.Context, cmd any, meta execMeta) ([]Envelope, error) {
+	var envs []Envelope
+	next := func(ctx context.Context, cmd any) error {
+		h, err := s.rt.handlerFor(cmd)
+		if err != nil {
+			return err
+		}
+		if err := validate(h.name, cmd); err != nil {
+			return err
+		}
+		for attempt := 0; ; attempt++ {
+			envs, err = s.rt.attempt(ctx, h, cmd, meta)
+			if err == nil || !errors.Is(err, ErrConcurrencyConflict) || attempt >= s.rt.opts.ConflictRetries {
+				return err
+			}
+			select { // a little jitter, so racing retries spread out
+			case <-time.After(time.Duration(rand.IntN(1000*(attempt+1))) * time.Microsecond):
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+	}
+	chain := HandlerFunc(next)
+	for i := len(s.rt.reg.middleware) - 1; i >= 0; i-- {
+		chain = s.rt.reg.middleware[i](chain)
+	}
+	err := chain(ctx, cmd)
+	return envs, err
+}
+
+// attempt runs the handler in a fresh unit of work and commits what it recorded.
+func (rt *runtime) attempt(ctx context.Context, h *commandHandler, cmd any, meta execMeta) ([]Envelope, error) {
+	u := newUnitOfWork(rt)
+	if err := callHandler(ctx, h, u, cmd); err != nil {
+		return nil, fmt.Errorf("es: command %s: %w", h.name, err)
+	}
+	c, err := rt.buildCommit(u, h.name, cmd, meta)
+	if err != nil {
+		return nil, fmt.Errorf("es: command %s: %w", h.name, err)
+	}
+	var envs []Envelope
+	err = rt.store.Commit(ctx, c, func(ctx context.Context, views Persistor) error {
+		var err error
+		if envs, err = rt.decodeCommit(c); err != nil {
+			return err
+		}
+		for _, env := range envs {
+			for _, p := range rt.reg.projectors {
+				if err := p.Apply(ctx, views, env); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("es: command %s: commit: %w", h.name, err)
+	}
+	for _, hook := range rt.reg.afterCommit {
+		hook(ctx, envs)
+	}
+	return envs, nil
+}
+
+// PanicError is returned when a command handler panics; nothing is stored.
+type PanicError struct {
+	Value any
+	Stack []byte
+}
+
+func (e *PanicError) Error() string { return fmt.Sprintf("handler panicked: %v", e.Value) }
+
+func callHandler(ctx context.Context, h *commandHandler, u *UnitOfWork, cmd any) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = &PanicError{Value: r, Stack: debug.Stack()}
+		}
+	}()
+	return h.handle(ctx, u, cmd)
+}
+
+// buildCommit turns the unit of work into what the store writes.
+func (rt *runtime) buildCommit(u *UnitOfWork, name string, cmd any, meta execMeta) (*Commit, error) {
+	data, err := json.Marshal(cmd)
+	if err != nil {
+		return nil, fmt.Errorf("encode command: %w", err)
+	}
+	id, now := rt.ids.NewID(), rt.clock.Now()
+	corr := meta.correlation
+	if corr == uuid.Nil {
+		corr = id
+	}
+	c := &Commit{Command: CommandRecord{ID: id, Type: name, Data: data, Time: now, UserID: meta.userID,
+		CorrelationID: corr, CausationID: meta.causation, Metadata: meta.metadata}}
+	for _, a := range u.order {
+		r := a.root()
+		if len(r.pending) == 0 {
+			continue
+		}
+		w := StreamWrite{StreamID: r.id, StreamType: r.typ.name, ExpectedVersion: r.stored}
+		for i, ev := range r.pending {
+			et, data, err := rt.reg.encodeEvent(ev)
+			if err != nil {
+				return nil, err
+			}
+			w.Events = append(w.Events, EventRecord{ID: rt.ids.NewID(), StreamID: r.id, StreamType: r.typ.name,
+				Version: r.stored + int64(i) + 1, Type: et.name, Schema: et.schema(), Data: data,
+				Meta: Meta{Time: now, CommandID: id, CorrelationID: corr, CausationID: id, UserID: meta.userID, Metadata: meta.metadata}})
+		}
+		if k, ok := a.(UniqueKeyer); ok {
+			keys, err := checkKeys(r, k.UniqueKeys())
+			if err != nil {
+				return nil, err
+			}
+			if r.stored == 0 || !slices.Equal(keys, u.loaded[r.id]) {
+				w.UniqueKeys = keys
+			}
+		}
+		if p := r.typ.snapshot; p.every > 0 && r.version-r.snapshotAt >= p.every {
+			data, err := a.(Snapshotter).MarshalSnapshot()
+			if err != nil {
+				return nil, fmt.Errorf("snapshot %s %s: %w", r.typ.name, r.id, err)
+			}
+			w.Snapshot = &Snapshot{StreamID: r.id, StreamType: r.typ.name, Version: r.version, Schema: p.schema, Data: data}
+		}
+		c.Streams = append(c.Streams, w)
+	}
+	return c, nil
+}
+
+func checkKeys(r *AggregateRoot, keys []UniqueKey) ([]UniqueKey, error) {
+	out := make([]UniqueKey, 0, len(keys))
+	for _, k := range keys {
+		if k.Scope == "" {
+			return nil, fmt.Errorf("%s %s: unique key %q has no scope", r.typ.name, r.id, k.Key)
+		}
+		if slices.ContainsFunc(out, func(o UniqueKey) bool { return o.Scope == k.Scope }) {
+			return nil, fmt.Errorf("%s %s: two unique keys in scope %s: an aggregate holds one key per scope", r.typ.name, r.id, k.Scope)
+		}
+		out = append(out, k)
+	}
+	return out, nil
+}
+
+// decodeCommit decodes the stored events of c: the same round trip a later load
+// makes, so an event that does not survive its codec fails the command now.
+func (rt *runtime) decodeCommit(c *Commit) ([]Envelope, error) {
+	var envs []Envelope
+	for _, w := range c.Streams {
+		for _, rec := range w.Events {
+			env, err := rt.reg.Decode(rec)
+			if err != nil {
+				return nil, err
+			}
+			envs = append(envs, env)
+		}
+	}
+	return envs, nil
+}

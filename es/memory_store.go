@@ -1,0 +1,284 @@
+package es
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"sort"
+	"sync"
+
+	"github.com/google/uuid"
+)
+
+// MemoryStore is an in-memory [EventStore] with the semantics of the PostgreSQL
+// store: optimistic concurrency per stream, unique keys, one global order,
+// snapshots by schema, atomic commits with the view tables ([MemoryViews]). Events
+// are kept encoded, so every load runs the codec as production does. It is safe
+// for concurrent use; commits are serialised.
+type MemoryStore struct {
+	mu        sync.RWMutex
+	streams   map[uuid.UUID]*memStream
+	log       []EventRecord // in global order
+	keys      map[string]map[string]uuid.UUID
+	snapshots map[uuid.UUID][]Snapshot
+	commands  map[uuid.UUID]CommandRecord
+	views     *MemoryViews
+	lastPos   int64
+	lastTx    uint64
+}
+
+type memStream struct {
+	typ    string
+	events []EventRecord
+	keys   map[string]string // scope → key
+}
+
+// NewMemoryStore returns an empty in-memory store.
+func NewMemoryStore() *MemoryStore {
+	return &MemoryStore{
+		streams:   map[uuid.UUID]*memStream{},
+		keys:      map[string]map[string]uuid.UUID{},
+		snapshots: map[uuid.UUID][]Snapshot{},
+		commands:  map[uuid.UUID]CommandRecord{},
+		views:     NewMemoryViews(),
+	}
+}
+
+// Views implements [EventStore].
+func (s *MemoryStore) Views() Persistor { return s.views }
+
+// Commit implements [EventStore].
+func (s *MemoryStore) Commit(ctx context.Context, c *Commit, inTx func(context.Context, Persistor) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	claims := map[UniqueKey]uuid.UUID{}
+	for _, w := range c.Streams {
+		if err := checkStreamWrite(w); err != nil {
+			return err
+		}
+		var version int64
+		if st := s.streams[w.StreamID]; st != nil {
+			version = int64(len(st.events))
+			if st.typ != w.StreamType {
+				return fmt.Errorf("es: stream %s is a %s, not a %s: %w", w.StreamID, st.typ, w.StreamType, ErrConcurrencyConflict)
+			}
+		}
+		if version != w.ExpectedVersion {
+			return fmt.Errorf("es: stream %s: expected version %d, stored %d: %w", w.StreamID, w.ExpectedVersion, version, ErrConcurrencyConflict)
+		}
+		for _, k := range w.UniqueKeys {
+			holder, held := s.keys[k.Scope][k.Key]
+			if other, ok := claims[k]; ok {
+				holder, held = other, true
+			}
+			if held && holder != w.StreamID {
+				return &UniqueKeyError{Scope: k.Scope, Key: k.Key, Holder: holder, Claim: w.StreamID}
+			}
+			claims[k] = w.StreamID
+		}
+	}
+	tx := s.lastTx + 1
+	pos := s.lastPos
+	c.Command.Time = canonicalTime(c.Command.Time)
+	for i := range c.Streams {
+		for j := range c.Streams[i].Events {
+			e := &c.Streams[i].Events[j]
+			pos++
+			e.Position, e.TxID, e.Time = pos, tx, canonicalTime(e.Time)
+		}
+	}
+	if inTx != nil {
+		vtx := s.views.Begin()
+		if err := inTx(ctx, vtx); err != nil {
+			return err
+		}
+		if err := vtx.Commit(); err != nil {
+			return err
+		}
+	}
+	s.lastTx, s.lastPos = tx, pos
+	s.commands[c.Command.ID] = cloneCommand(c.Command)
+	for _, w := range c.Streams {
+		st := s.streams[w.StreamID]
+		if st == nil {
+			st = &memStream{typ: w.StreamType, keys: map[string]string{}}
+			s.streams[w.StreamID] = st
+		}
+		for _, e := range w.Events {
+			e = cloneRecord(e)
+			st.events = append(st.events, e)
+			s.log = append(s.log, e)
+		}
+		if w.UniqueKeys != nil {
+			s.releaseKeys(w.StreamID, st)
+			for _, k := range w.UniqueKeys {
+				if s.keys[k.Scope] == nil {
+					s.keys[k.Scope] = map[string]uuid.UUID{}
+				}
+				s.keys[k.Scope][k.Key] = w.StreamID
+				st.keys[k.Scope] = k.Key
+			}
+		}
+		if w.Snapshot != nil {
+			snap := *w.Snapshot
+			snap.Data = slices.Clone(snap.Data)
+			s.snapshots[w.StreamID] = append(s.snapshots[w.StreamID], snap)
+		}
+	}
+	return nil
+}
+
+// checkStreamWrite checks what a well-behaved runtime always sends; stores check it
+// too, so that a bad caller cannot corrupt a stream.
+func checkStreamWrite(w StreamWrite) error {
+	if w.StreamID == uuid.Nil {
+		return fmt.Errorf("es: commit: stream with the nil uuid")
+	}
+	if w.StreamType == "" {
+		return fmt.Errorf("es: commit: stream %s has no type", w.StreamID)
+	}
+	for i, e := range w.Events {
+		if e.StreamID != w.StreamID || e.Version != w.ExpectedVersion+int64(i)+1 {
+			return fmt.Errorf("es: commit: stream %s: event %d is %s version %d, want version %d", w.StreamID, i, e.StreamID, e.Version, w.ExpectedVersion+int64(i)+1)
+		}
+		if e.Type == "" {
+			return fmt.Errorf("es: commit: stream %s version %d: event has no type", w.StreamID, e.Version)
+		}
+	}
+	return nil
+}
+
+func (s *MemoryStore) releaseKeys(id uuid.UUID, st *memStream) {
+	for scope, key := range st.keys {
+		if s.keys[scope][key] == id {
+			delete(s.keys[scope], key)
+		}
+	}
+	clear(st.keys)
+}
+
+// LoadStream implements [EventStore].
+func (s *MemoryStore) LoadStream(ctx context.Context, id uuid.UUID, q StreamQuery) ([]EventRecord, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	st := s.streams[id]
+	if st == nil {
+		return nil, nil
+	}
+	var out []EventRecord
+	for _, e := range st.events {
+		if e.Version < q.FromVersion || (q.ToVersion > 0 && e.Version > q.ToVersion) ||
+			(!q.Until.IsZero() && e.Time.After(q.Until)) {
+			continue
+		}
+		out = append(out, cloneRecord(e))
+	}
+	return out, nil
+}
+
+// StreamInfo implements [EventStore].
+func (s *MemoryStore) StreamInfo(ctx context.Context, id uuid.UUID) (StreamInfo, error) {
+	if err := ctx.Err(); err != nil {
+		return StreamInfo{}, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	st := s.streams[id]
+	if st == nil {
+		return StreamInfo{}, fmt.Errorf("es: stream %s: %w", id, ErrAggregateNotFound)
+	}
+	return StreamInfo{Type: st.typ, Version: int64(len(st.events))}, nil
+}
+
+// ReadLog implements [EventStore]. Commits are serialised, so every committed event
+// is below the watermark.
+func (s *MemoryStore) ReadLog(ctx context.Context, after Cursor, limit int) ([]EventRecord, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	i := sort.Search(len(s.log), func(i int) bool { return after.Before(s.log[i].Cursor()) })
+	var out []EventRecord
+	for ; i < len(s.log) && (limit <= 0 || len(out) < limit); i++ {
+		out = append(out, cloneRecord(s.log[i]))
+	}
+	return out, nil
+}
+
+// LoadSnapshot implements [EventStore].
+func (s *MemoryStore) LoadSnapshot(ctx context.Context, id uuid.UUID, schema int, maxVersion int64) (*Snapshot, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var best *Snapshot
+	for _, snap := range s.snapshots[id] {
+		if snap.Schema != schema || (maxVersion > 0 && snap.Version > maxVersion) {
+			continue
+		}
+		if best == nil || snap.Version > best.Version {
+			c := snap
+			best = &c
+		}
+	}
+	if best != nil {
+		best.Data = slices.Clone(best.Data)
+		best.StreamType = s.streams[id].typ
+	}
+	return best, nil
+}
+
+// Commands implements [EventStore].
+func (s *MemoryStore) Commands(ctx context.Context, ids ...uuid.UUID) ([]CommandRecord, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var out []CommandRecord
+	for _, id := range ids {
+		if c, ok := s.commands[id]; ok {
+			out = append(out, cloneCommand(c))
+		}
+	}
+	return out, nil
+}
+
+// DeleteStream implements [EventStore].
+func (s *MemoryStore) DeleteStream(ctx context.Context, id uuid.UUID) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.streams[id]
+	if st == nil {
+		return nil
+	}
+	s.releaseKeys(id, st)
+	delete(s.streams, id)
+	delete(s.snapshots, id)
+	s.log = slices.DeleteFunc(s.log, func(e EventRecord) bool { return e.StreamID == id })
+	return nil
+}
+
+func cloneRecord(e EventRecord) EventRecord {
+	e.Data = slices.Clone(e.Data)
+	e.Metadata = maps.Clone(e.Metadata)
+	return e
+}
+
+func cloneCommand(c CommandRecord) CommandRecord {
+	c.Data = slices.Clone(c.Data)
+	c.Metadata = maps.Clone(c.Metadata)
+	return c
+}

@@ -1,0 +1,365 @@
+package es
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// MemoryViews is an in-memory [Persistor]: view tables in maps, with the same
+// semantics as pgstore's tables (canonical values, duplicate keys, ordering by key).
+// It is safe for concurrent use. [MemoryViews.Begin] gives a transaction whose
+// writes become visible all at once on commit.
+type MemoryViews struct {
+	mu     sync.RWMutex
+	tables map[string]*memTable
+}
+
+type memTable struct {
+	def  TableDef
+	rows map[string]Row // by encoded primary key
+}
+
+// NewMemoryViews returns an empty in-memory persistor.
+func NewMemoryViews() *MemoryViews { return &MemoryViews{tables: map[string]*memTable{}} }
+
+// CreateTables implements [Persistor].
+func (m *MemoryViews) CreateTables(_ context.Context, defs ...TableDef) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, d := range defs {
+		if old, ok := m.tables[d.Name]; ok {
+			if !sameColumns(old.def, d) {
+				return fmt.Errorf("es: create table %s: exists with other columns", d.Name)
+			}
+			continue
+		}
+		m.tables[d.Name] = &memTable{def: d, rows: map[string]Row{}}
+	}
+	return nil
+}
+
+// Insert implements [Persistor].
+func (m *MemoryViews) Insert(ctx context.Context, table string, row Row) error {
+	return m.write(ctx, func(tx *MemoryTx) error { return tx.Insert(ctx, table, row) })
+}
+
+// Upsert implements [Persistor].
+func (m *MemoryViews) Upsert(ctx context.Context, table string, row Row) error {
+	return m.write(ctx, func(tx *MemoryTx) error { return tx.Upsert(ctx, table, row) })
+}
+
+// Update implements [Persistor].
+func (m *MemoryViews) Update(ctx context.Context, table string, where Where, set Row) (n int64, err error) {
+	err = m.write(ctx, func(tx *MemoryTx) error { n, err = tx.Update(ctx, table, where, set); return err })
+	return n, err
+}
+
+// Delete implements [Persistor].
+func (m *MemoryViews) Delete(ctx context.Context, table string, where Where) (n int64, err error) {
+	err = m.write(ctx, func(tx *MemoryTx) error { n, err = tx.Delete(ctx, table, where); return err })
+	return n, err
+}
+
+// Find implements [Persistor].
+func (m *MemoryViews) Find(ctx context.Context, table string, where Where) ([]Row, error) {
+	return (&MemoryTx{views: m}).find(table, where)
+}
+
+func (m *MemoryViews) write(ctx context.Context, fn func(*MemoryTx) error) error {
+	tx := m.Begin()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// Begin starts a transaction. Its writes are invisible to others until Commit;
+// a transaction that is never committed leaves no trace. A MemoryTx is for one
+// goroutine at a time.
+func (m *MemoryViews) Begin() *MemoryTx {
+	return &MemoryTx{views: m, overlay: map[string]map[string]Row{}}
+}
+
+// MemoryTx is a transaction on [MemoryViews]; it implements [Persistor].
+type MemoryTx struct {
+	views   *MemoryViews
+	overlay map[string]map[string]Row // table → key → row (nil: deleted)
+}
+
+// Commit makes the transaction's writes visible.
+func (tx *MemoryTx) Commit() error {
+	tx.views.mu.Lock()
+	defer tx.views.mu.Unlock()
+	for name, rows := range tx.overlay {
+		t := tx.views.tables[name]
+		for k, r := range rows {
+			if r == nil {
+				delete(t.rows, k)
+			} else {
+				t.rows[k] = r
+			}
+		}
+	}
+	tx.overlay = map[string]map[string]Row{}
+	return nil
+}
+
+// CreateTables implements [Persistor]; tables are created at once, outside the
+// transaction, as DDL is in most databases' practice.
+func (tx *MemoryTx) CreateTables(ctx context.Context, defs ...TableDef) error {
+	return tx.views.CreateTables(ctx, defs...)
+}
+
+// Insert implements [Persistor].
+func (tx *MemoryTx) Insert(_ context.Context, table string, row Row) error {
+	t, r, k, err := tx.prepare(table, row, true)
+	if err != nil {
+		return err
+	}
+	if _, ok := tx.get(t, k); ok {
+		return fmt.Errorf("es: insert into %s: key %v: %w", table, t.def.KeyOf(r), ErrDuplicateRecord)
+	}
+	tx.put(table, k, r)
+	return nil
+}
+
+// Upsert implements [Persistor].
+func (tx *MemoryTx) Upsert(_ context.Context, table string, row Row) error {
+	_, r, k, err := tx.prepare(table, row, true)
+	if err != nil {
+		return err
+	}
+	tx.put(table, k, r)
+	return nil
+}
+
+// Update implements [Persistor].
+func (tx *MemoryTx) Update(_ context.Context, table string, where Where, set Row) (int64, error) {
+	t, setRow, _, err := tx.prepare(table, set, false)
+	if err != nil {
+		return 0, err
+	}
+	rows, err := tx.find(table, where)
+	if err != nil {
+		return 0, err
+	}
+	for _, r := range rows {
+		oldKey := keyString(t.def, r)
+		for c, v := range setRow {
+			r[c] = v
+		}
+		newKey := keyString(t.def, r)
+		if newKey != oldKey {
+			if _, ok := tx.get(t, newKey); ok {
+				return 0, fmt.Errorf("es: update %s: key %v: %w", table, t.def.KeyOf(r), ErrDuplicateRecord)
+			}
+			tx.put(table, oldKey, nil)
+		}
+		tx.put(table, newKey, r)
+	}
+	return int64(len(rows)), nil
+}
+
+// Delete implements [Persistor].
+func (tx *MemoryTx) Delete(_ context.Context, table string, where Where) (int64, error) {
+	rows, err := tx.find(table, where)
+	if err != nil {
+		return 0, err
+	}
+	t := tx.views.tables[table]
+	for _, r := range rows {
+		tx.put(table, keyString(t.def, r), nil)
+	}
+	return int64(len(rows)), nil
+}
+
+// Find implements [Persistor].
+func (tx *MemoryTx) Find(_ context.Context, table string, where Where) ([]Row, error) {
+	return tx.find(table, where)
+}
+
+func (tx *MemoryTx) table(name string) (*memTable, error) {
+	tx.views.mu.RLock()
+	defer tx.views.mu.RUnlock()
+	t, ok := tx.views.tables[name]
+	if !ok {
+		return nil, fmt.Errorf("es: table %s: %w (create it with CreateTables)", name, errNoTable)
+	}
+	return t, nil
+}
+
+// prepare checks row against the table and converts it to canonical values; full
+// requires every key column and fills absent nullable columns with nil.
+func (tx *MemoryTx) prepare(table string, row Row, full bool) (*memTable, Row, string, error) {
+	t, err := tx.table(table)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	out := make(Row, len(t.def.Columns))
+	for name, v := range row {
+		c, ok := t.def.Column(name)
+		if !ok {
+			return nil, nil, "", fmt.Errorf("es: table %s has no column %q", table, name)
+		}
+		cv, err := Canonical(c.Type, v)
+		if err != nil {
+			return nil, nil, "", fmt.Errorf("es: %s.%s: %w", table, name, err)
+		}
+		if cv == nil && !c.Nullable {
+			return nil, nil, "", fmt.Errorf("es: %s.%s: null value in a column that is not nullable", table, name)
+		}
+		out[name] = cv
+	}
+	if !full {
+		return t, out, "", nil
+	}
+	for _, c := range t.def.Columns {
+		if _, ok := out[c.Name]; !ok {
+			if !c.Nullable {
+				return nil, nil, "", fmt.Errorf("es: insert into %s: column %s is missing", table, c.Name)
+			}
+			out[c.Name] = nil
+		}
+	}
+	return t, out, keyString(t.def, out), nil
+}
+
+func (tx *MemoryTx) get(t *memTable, key string) (Row, bool) {
+	if rows, ok := tx.overlay[t.def.Name]; ok {
+		if r, ok := rows[key]; ok {
+			return r, r != nil
+		}
+	}
+	tx.views.mu.RLock()
+	defer tx.views.mu.RUnlock()
+	r, ok := t.rows[key]
+	return r, ok
+}
+
+func (tx *MemoryTx) put(table, key string, r Row) {
+	if tx.overlay == nil { // a read-only view of the committed tables
+		panic("es: write through a read-only MemoryTx")
+	}
+	rows := tx.overlay[table]
+	if rows == nil {
+		rows = map[string]Row{}
+		tx.overlay[table] = rows
+	}
+	rows[key] = r
+}
+
+// find returns copies of the rows matching where, ordered by key.
+func (tx *MemoryTx) find(table string, where Where) ([]Row, error) {
+	tx.views.mu.RLock()
+	defer tx.views.mu.RUnlock()
+	t, ok := tx.views.tables[table]
+	if !ok {
+		return nil, fmt.Errorf("es: table %s: %w (create it with CreateTables)", table, errNoTable)
+	}
+	cond := make(Row, len(where))
+	for name, v := range where {
+		c, ok := t.def.Column(name)
+		if !ok {
+			return nil, fmt.Errorf("es: table %s has no column %q", table, name)
+		}
+		cv, err := Canonical(c.Type, v)
+		if err != nil {
+			return nil, fmt.Errorf("es: where %s.%s: %w", table, name, err)
+		}
+		cond[name] = cv
+	}
+	match := func(r Row) bool {
+		for c, v := range cond {
+			if !equalValue(r[c], v) {
+				return false
+			}
+		}
+		return true
+	}
+	over := tx.overlay[table]
+	var out []Row
+	for k, r := range t.rows {
+		if _, shadowed := over[k]; !shadowed && match(r) {
+			out = append(out, copyRow(r))
+		}
+	}
+	for _, r := range over {
+		if r != nil && match(r) {
+			out = append(out, copyRow(r))
+		}
+	}
+	slices.SortFunc(out, func(a, b Row) int {
+		for _, k := range t.def.Key {
+			if c := compareValues(a[k], b[k]); c != 0 {
+				return c
+			}
+		}
+		return 0
+	})
+	return out, nil
+}
+
+func copyRow(r Row) Row {
+	out := make(Row, len(r))
+	for k, v := range r {
+		if b, ok := v.([]byte); ok {
+			v = append([]byte(nil), b...)
+		}
+		out[k] = v
+	}
+	return out
+}
+
+func keyString(d TableDef, r Row) string {
+	parts := make([]string, len(d.Key))
+	for i, k := range d.Key {
+		parts[i] = fmt.Sprintf("%T:%v", r[k], r[k])
+	}
+	return strings.Join(parts, "\x00")
+}
+
+func compareValues(a, b any) int {
+	switch x := a.(type) {
+	case string:
+		y, _ := b.(string)
+		return strings.Compare(x, y)
+	case int64:
+		y, _ := b.(int64)
+		return cmp.Compare(x, y)
+	case float64:
+		y, _ := b.(float64)
+		return cmp.Compare(x, y)
+	case bool:
+		y, _ := b.(bool)
+		return cmp.Compare(boolInt(x), boolInt(y))
+	case time.Time:
+		y, _ := b.(time.Time)
+		return x.Compare(y)
+	case uuid.UUID:
+		y, _ := b.(uuid.UUID)
+		return bytes.Compare(x[:], y[:])
+	case []byte:
+		y, _ := b.([]byte)
+		return bytes.Compare(x, y)
+	}
+	return 0
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func sameColumns(a, b TableDef) bool {
+	return slices.Equal(a.Columns, b.Columns) && slices.Equal(a.Key, b.Key)
+}

@@ -1,0 +1,122 @@
+package es
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// Persistor is the contract for view tables (read models), the implementers' side:
+// projectors reach it through typed [Table] handles. The in-memory store's
+// persistor and pgstore implement it; both must agree on the semantics below.
+//
+// Rows carry canonical values only: string, int64, float64, bool, time.Time (UTC,
+// microsecond precision), uuid.UUID, []byte (for Bytes and JSON columns) and nil
+// for NULL. Every method names its table; an unknown table is an error.
+// Implementations must be safe for concurrent use, except a persistor bound to one
+// transaction, which is used by one goroutine at a time.
+type Persistor interface {
+	// CreateTables creates the tables that do not exist yet; it is idempotent.
+	CreateTables(ctx context.Context, tables ...TableDef) error
+	// Insert adds a row. A row with the same primary key yields [ErrDuplicateRecord].
+	Insert(ctx context.Context, table string, row Row) error
+	// Upsert inserts a row or replaces the one with the same primary key.
+	Upsert(ctx context.Context, table string, row Row) error
+	// Update sets the given columns on every row matching where and returns how many
+	// rows it changed.
+	Update(ctx context.Context, table string, where Where, set Row) (int64, error)
+	// Delete removes every row matching where and returns how many.
+	Delete(ctx context.Context, table string, where Where) (int64, error)
+	// Find returns the rows matching where, ordered by primary key.
+	Find(ctx context.Context, table string, where Where) ([]Row, error)
+}
+
+// Row is one view-table row: column name to canonical value.
+type Row map[string]any
+
+// Where selects rows by equality on every listed column; an empty Where selects all
+// rows. Values may be any Go value a column of that type accepts (see [Table]).
+type Where map[string]any
+
+// ColumnType is the type of a view-table column.
+type ColumnType int
+
+// Column types and the Go values that map to them.
+const (
+	Text  ColumnType = iota + 1 // string
+	Int                         // int, int8…int64, uint8…uint32
+	Float                       // float32, float64
+	Bool                        // bool
+	Time                        // time.Time
+	UUID                        // uuid.UUID
+	Bytes                       // []byte
+	JSON                        // any other type, encoded as JSON
+)
+
+func (t ColumnType) String() string {
+	switch t {
+	case Text:
+		return "text"
+	case Int:
+		return "int"
+	case Float:
+		return "float"
+	case Bool:
+		return "bool"
+	case Time:
+		return "time"
+	case UUID:
+		return "uuid"
+	case Bytes:
+		return "bytes"
+	case JSON:
+		return "json"
+	}
+	return fmt.Sprintf("ColumnType(%d)", int(t))
+}
+
+// Column is one column of a view table.
+type Column struct {
+	Name     string
+	Type     ColumnType
+	Nullable bool
+}
+
+// TableDef describes a view table to a [Persistor].
+type TableDef struct {
+	Name    string
+	Columns []Column
+	Key     []string   // primary-key columns
+	Indexes [][]string // secondary indexes
+}
+
+// Column returns the named column and whether it exists.
+func (d TableDef) Column(name string) (Column, bool) {
+	for _, c := range d.Columns {
+		if c.Name == name {
+			return c, true
+		}
+	}
+	return Column{}, false
+}
+
+// KeyOf returns the Where that selects row by its primary key.
+func (d TableDef) KeyOf(row Row) Where {
+	w := make(Where, len(d.Key))
+	for _, k := range d.Key {
+		w[k] = row[k]
+	}
+	return w
+}
+
+// Canonical converts v to the canonical value of a column of type t, or explains
+// why it cannot. Persistors use it to normalise Where values and rows.
+func Canonical(t ColumnType, v any) (any, error) {
+	if v == nil {
+		return nil, nil
+	}
+	return canonical(t, v)
+}
+
+// canonicalTime is the precision PostgreSQL keeps; the in-memory persistor matches it.
+func canonicalTime(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }

@@ -1,0 +1,117 @@
+package es
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"slices"
+)
+
+// Projector keeps view tables up to date from events. It declares the tables it
+// manages; a handler that writes any other table fails with [ErrTableNotManaged].
+// Build one with [NewProjector] and [Project], then register it with
+// [Registry.AddProjector]. A Projector is immutable once registered and safe for
+// concurrent use.
+type Projector struct {
+	name     string
+	tables   []TableDef
+	handlers map[reflect.Type]func(context.Context, Persistor, Envelope) error
+}
+
+// Tabler is anything that describes a view table, such as a [*Table].
+type Tabler interface{ Def() TableDef }
+
+// NewProjector returns a projector named name that manages the given tables.
+func NewProjector(name string, tables ...Tabler) *Projector {
+	p := &Projector{name: name, handlers: map[reflect.Type]func(context.Context, Persistor, Envelope) error{}}
+	for _, t := range tables {
+		p.tables = append(p.tables, t.Def())
+	}
+	return p
+}
+
+// Name returns the projector's name.
+func (p *Projector) Name() string { return p.name }
+
+// Tables returns the definitions of the tables the projector manages.
+func (p *Projector) Tables() []TableDef { return p.tables }
+
+// Handles reports whether the projector has a handler for events like event.
+func (p *Projector) Handles(event any) bool {
+	_, ok := p.handlers[reflect.TypeOf(event)]
+	return ok
+}
+
+// Project adds to p a handler for events of type E. The handler gets the view
+// tables (through a guard that allows only p's tables), the envelope and the event.
+//
+//	es.Project(p, func(ctx context.Context, v es.Persistor, e es.Envelope, ev PostAdded) error {
+//		return PostRecords.Insert(ctx, v, PostRecord{AggregateID: e.StreamID})
+//	})
+func Project[E any](p *Projector, handle func(ctx context.Context, views Persistor, e Envelope, event E) error) {
+	p.handlers[reflect.TypeFor[E]()] = func(ctx context.Context, v Persistor, e Envelope) error {
+		return handle(ctx, v, e, e.Event.(E))
+	}
+}
+
+// Apply runs p's handler for one event, if it has one, against views.
+func (p *Projector) Apply(ctx context.Context, views Persistor, e Envelope) error {
+	h, ok := p.handlers[reflect.TypeOf(e.Event)]
+	if !ok {
+		return nil
+	}
+	if err := h(ctx, managedViews{p: p, Persistor: views}, e); err != nil {
+		return fmt.Errorf("projector %s: %s of stream %s version %d: %w", p.name, e.Type, e.StreamID, e.Version, err)
+	}
+	return nil
+}
+
+// managedViews refuses writes to tables the projector did not declare.
+type managedViews struct {
+	p *Projector
+	Persistor
+}
+
+func (m managedViews) check(table string) error {
+	if slices.ContainsFunc(m.p.tables, func(d TableDef) bool { return d.Name == table }) {
+		return nil
+	}
+	return fmt.Errorf("projector %s writes table %s: %w (declare it in es.NewProjector)", m.p.name, table, ErrTableNotManaged)
+}
+
+func (m managedViews) Insert(ctx context.Context, table string, row Row) error {
+	if err := m.check(table); err != nil {
+		return err
+	}
+	return m.Persistor.Insert(ctx, table, row)
+}
+
+func (m managedViews) Upsert(ctx context.Context, table string, row Row) error {
+	if err := m.check(table); err != nil {
+		return err
+	}
+	return m.Persistor.Upsert(ctx, table, row)
+}
+
+func (m managedViews) Update(ctx context.Context, table string, where Where, set Row) (int64, error) {
+	if err := m.check(table); err != nil {
+		return 0, err
+	}
+	return m.Persistor.Update(ctx, table, where, set)
+}
+
+func (m managedViews) Delete(ctx context.Context, table string, where Where) (int64, error) {
+	if err := m.check(table); err != nil {
+		return 0, err
+	}
+	return m.Persistor.Delete(ctx, table, where)
+}
+
+func (m managedViews) CreateTables(ctx context.Context, defs ...TableDef) error {
+	for _, d := range defs {
+		if err := m.check(d.Name); err != nil {
+			return err
+		}
+	}
+	return m.Persistor.CreateTables(ctx, defs...)
+}

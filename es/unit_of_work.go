@@ -1,0 +1,168 @@
+package es
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// UnitOfWork is what a command handler works with: it loads and creates aggregates,
+// keeping one instance per id (the identity map), and commits all their new events
+// together when the handler returns without error. It is not safe for concurrent use.
+type UnitOfWork struct {
+	rt     *runtime
+	byID   map[uuid.UUID]Aggregate
+	order  []Aggregate
+	loaded map[uuid.UUID][]UniqueKey // unique keys when loaded, to spot changes
+}
+
+func newUnitOfWork(rt *runtime) *UnitOfWork {
+	return &UnitOfWork{rt: rt, byID: map[uuid.UUID]Aggregate{}, loaded: map[uuid.UUID][]UniqueKey{}}
+}
+
+// Now returns the current time on the service's clock.
+func (u *UnitOfWork) Now() time.Time { return u.rt.clock.Now() }
+
+// NewID returns a fresh id from the service's id generator.
+func (u *UnitOfWork) NewID() uuid.UUID { return u.rt.ids.NewID() }
+
+// Load returns the aggregate with the given id, of type A, from the unit of work if
+// it holds it already, else from the store (its newest snapshot, then the events
+// after it). It returns an error wrapping [ErrAggregateNotFound] when no such
+// stream exists and [ErrAggregateType] when the stream belongs to another type.
+func Load[A Aggregate](ctx context.Context, u *UnitOfWork, id uuid.UUID) (A, error) {
+	var zero A
+	t, err := u.rt.aggregateType(reflect.TypeFor[A]())
+	if err != nil {
+		return zero, err
+	}
+	if a, ok := u.byID[id]; ok {
+		typed, ok := a.(A)
+		if !ok {
+			return zero, fmt.Errorf("load %s %s: the unit of work holds it as %s: %w", t.name, id, a.root().typ.name, ErrAggregateType)
+		}
+		return typed, nil
+	}
+	a, err := u.rt.load(ctx, t, id, StreamQuery{}, true)
+	if err != nil {
+		return zero, err
+	}
+	u.attach(a)
+	return a.(A), nil
+}
+
+// Create adds a new aggregate of type A with the given id to the unit of work and
+// returns it, empty, for the handler to record its first events. It returns an
+// error wrapping [ErrAggregateExists] when the id is taken, in the unit of work or
+// in the store.
+func Create[A Aggregate](ctx context.Context, u *UnitOfWork, id uuid.UUID) (A, error) {
+	var zero A
+	t, err := u.rt.aggregateType(reflect.TypeFor[A]())
+	if err != nil {
+		return zero, err
+	}
+	if id == uuid.Nil {
+		return zero, fmt.Errorf("create %s: the nil uuid is not an aggregate id", t.name)
+	}
+	if _, ok := u.byID[id]; ok {
+		return zero, fmt.Errorf("create %s %s: %w", t.name, id, ErrAggregateExists)
+	}
+	info, err := u.rt.store.StreamInfo(ctx, id)
+	switch {
+	case err == nil:
+		return zero, fmt.Errorf("create %s %s: a %s with this id exists: %w", t.name, id, info.Type, ErrAggregateExists)
+	case !errors.Is(err, ErrAggregateNotFound):
+		return zero, fmt.Errorf("create %s %s: %w", t.name, id, err)
+	}
+	a := t.newAggregate()
+	r := a.root()
+	r.id, r.typ = id, t
+	u.attach(a)
+	return a.(A), nil
+}
+
+func (u *UnitOfWork) attach(a Aggregate) {
+	id := a.root().id
+	u.byID[id] = a
+	u.order = append(u.order, a)
+	if k, ok := a.(UniqueKeyer); ok && a.root().stored > 0 {
+		u.loaded[id] = k.UniqueKeys()
+	}
+}
+
+// aggregateType finds the registration of a Go aggregate type.
+func (rt *runtime) aggregateType(t reflect.Type) (*AggregateType, error) {
+	at, ok := rt.reg.aggregates[t]
+	if !ok {
+		return nil, fmt.Errorf("es: aggregate type %s is not registered: register it with es.RegisterAggregate", t)
+	}
+	return at, nil
+}
+
+// load rebuilds an aggregate from the store; useSnapshot allows starting from a
+// snapshot no newer than q.ToVersion.
+func (rt *runtime) load(ctx context.Context, t *AggregateType, id uuid.UUID, q StreamQuery, useSnapshot bool) (Aggregate, error) {
+	a := t.newAggregate()
+	r := a.root()
+	r.id, r.typ = id, t
+	streamType := ""
+	if useSnapshot && t.snapshot.every > 0 {
+		snap, err := rt.store.LoadSnapshot(ctx, id, t.snapshot.schema, q.ToVersion)
+		if err != nil {
+			return nil, fmt.Errorf("load %s %s: snapshot: %w", t.name, id, err)
+		}
+		if snap != nil {
+			if err := a.(Snapshotter).UnmarshalSnapshot(snap.Data); err != nil {
+				return nil, fmt.Errorf("load %s %s: restore snapshot of version %d: %w", t.name, id, snap.Version, err)
+			}
+			r.version, r.snapshotAt, streamType = snap.Version, snap.Version, snap.StreamType
+			q.FromVersion = snap.Version + 1
+		}
+	}
+	recs, err := rt.store.LoadStream(ctx, id, q)
+	if err != nil {
+		return nil, fmt.Errorf("load %s %s: %w", t.name, id, err)
+	}
+	if len(recs) > 0 {
+		streamType = recs[0].StreamType
+	}
+	if r.version == 0 && len(recs) == 0 {
+		return nil, fmt.Errorf("load %s %s: %w", t.name, id, ErrAggregateNotFound)
+	}
+	if streamType != t.name {
+		return nil, fmt.Errorf("load %s %s: the stream belongs to a %s: %w", t.name, id, streamType, ErrAggregateType)
+	}
+	for _, rec := range recs {
+		env, err := rt.reg.Decode(rec)
+		if err != nil {
+			return nil, fmt.Errorf("load %s %s: %w", t.name, id, err)
+		}
+		a.On(env.Event)
+		r.version = rec.Version
+	}
+	r.stored = r.version
+	return a, nil
+}
+
+// LoadAt rebuilds the aggregate of type A as it was at a point in its history: up
+// to q.ToVersion and/or as recorded until q.Until (time travel). The result is
+// read-only in spirit: it belongs to no unit of work, and [Record] on it fails.
+// Snapshots are used only when no time limit is given.
+func LoadAt[A Aggregate](ctx context.Context, s *CommandService, id uuid.UUID, q StreamQuery) (A, error) {
+	var zero A
+	t, err := s.rt.aggregateType(reflect.TypeFor[A]())
+	if err != nil {
+		return zero, err
+	}
+	q.FromVersion = 0
+	a, err := s.rt.load(ctx, t, id, q, q.Until.IsZero())
+	if err != nil {
+		return zero, err
+	}
+	a.root().typ = nil
+	return a.(A), nil
+}

@@ -1,0 +1,60 @@
+package blog
+
+import (
+	"errors"
+
+	"github.com/consequent/consequent/es"
+)
+
+// ErrAlreadyPublished refuses publishing a post twice.
+var ErrAlreadyPublished = errors.New("post is already published")
+
+// Post is the blog post aggregate.
+type Post struct {
+	es.AggregateRoot
+	author, title string
+	published     bool
+}
+
+// add records a new post's events, as Sequent's Post constructor applies them.
+func (p *Post) add(cmd AddPost) error {
+	for _, e := range []any{
+		PostAdded{},
+		PostAuthorChanged{Author: cmd.Author},
+		PostTitleChanged{Title: cmd.Title},
+		PostContentChanged{Content: cmd.Content},
+	} {
+		if err := es.Record(p, e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ChangeTitle records a new title, unless it is the current one.
+func (p *Post) ChangeTitle(title string) error {
+	if title == p.title {
+		return nil
+	}
+	return es.Record(p, PostTitleChanged{Title: title})
+}
+
+// Publish publishes the post, once.
+func (p *Post) Publish(u *es.UnitOfWork) error {
+	if p.published {
+		return ErrAlreadyPublished
+	}
+	return es.Record(p, PostPublished{PublishedAt: u.Now()})
+}
+
+// On implements es.Aggregate.
+func (p *Post) On(event any) {
+	switch e := event.(type) {
+	case PostAuthorChanged:
+		p.author = e.Author
+	case PostTitleChanged:
+		p.title = e.Title
+	case PostPublished:
+		p.published = true
+	}
+}

@@ -1,0 +1,47 @@
+package blog
+
+import (
+	"context"
+	"time"
+
+	"github.com/consequent/consequent/es"
+	"github.com/google/uuid"
+)
+
+// PostRecord is a row of the post_records view table.
+type PostRecord struct {
+	AggregateID uuid.UUID  `db:"aggregate_id" json:"id"`
+	Author      string     `db:"author" json:"author"`
+	Title       string     `db:"title" json:"title"`
+	Content     string     `db:"content" json:"content"`
+	PublishedAt *time.Time `db:"published_at" json:"published_at,omitempty"`
+}
+
+// PostRecords is the post_records view table.
+var PostRecords = es.NewTable[PostRecord]("post_records", "aggregate_id").Index("author")
+
+// NewPostProjector returns the projector that keeps post_records.
+func NewPostProjector() *es.Projector {
+	p := es.NewProjector("post_projector", PostRecords)
+	byID := func(e es.Envelope) es.Where { return es.Where{"aggregate_id": e.StreamID} }
+	es.Project(p, func(ctx context.Context, v es.Persistor, e es.Envelope, _ PostAdded) error {
+		return PostRecords.Insert(ctx, v, PostRecord{AggregateID: e.StreamID})
+	})
+	es.Project(p, func(ctx context.Context, v es.Persistor, e es.Envelope, ev PostAuthorChanged) error {
+		_, err := PostRecords.Update(ctx, v, byID(e), func(r *PostRecord) { r.Author = ev.Author })
+		return err
+	})
+	es.Project(p, func(ctx context.Context, v es.Persistor, e es.Envelope, ev PostTitleChanged) error {
+		_, err := PostRecords.Update(ctx, v, byID(e), func(r *PostRecord) { r.Title = ev.Title })
+		return err
+	})
+	es.Project(p, func(ctx context.Context, v es.Persistor, e es.Envelope, ev PostContentChanged) error {
+		_, err := PostRecords.Update(ctx, v, byID(e), func(r *PostRecord) { r.Content = ev.Content })
+		return err
+	})
+	es.Project(p, func(ctx context.Context, v es.Persistor, e es.Envelope, ev PostPublished) error {
+		_, err := PostRecords.Update(ctx, v, byID(e), func(r *PostRecord) { r.PublishedAt = &ev.PublishedAt })
+		return err
+	})
+	return p
+}

@@ -1,0 +1,72 @@
+package blog
+
+import (
+	"context"
+
+	"github.com/consequent/consequent/es"
+)
+
+// Register wires the blog into r: aggregates and their events, command handlers,
+// the post projector and the publication workflow. Production and specs share it.
+func Register(r *es.Registry) {
+	post := es.RegisterAggregate(r, "blog.Post", func() *Post { return new(Post) })
+	es.RegisterEvent[PostAdded](post, "blog.PostAdded")
+	es.RegisterEvent[PostAuthorChanged](post, "blog.PostAuthorChanged")
+	es.RegisterEvent[PostTitleChanged](post, "blog.PostTitleChanged")
+	es.RegisterEvent[PostContentChanged](post, "blog.PostContentChanged")
+	es.RegisterEvent[PostPublished](post, "blog.PostPublished")
+
+	author := es.RegisterAggregate(r, "blog.Author", func() *Author { return new(Author) })
+	es.RegisterEvent[AuthorAdded](author, "blog.AuthorAdded")
+	es.RegisterEvent[AuthorEmailChanged](author, "blog.AuthorEmailChanged")
+
+	notification := es.RegisterAggregate(r, "blog.Notification", func() *Notification { return new(Notification) })
+	es.RegisterEvent[NotificationQueued](notification, "blog.NotificationQueued")
+
+	es.Handle(r, "blog.AddPost", func(ctx context.Context, u *es.UnitOfWork, cmd AddPost) error {
+		post, err := es.Create[*Post](ctx, u, cmd.PostID)
+		if err != nil {
+			return err
+		}
+		return post.add(cmd)
+	})
+	es.Handle(r, "blog.ChangePostTitle", func(ctx context.Context, u *es.UnitOfWork, cmd ChangePostTitle) error {
+		post, err := es.Load[*Post](ctx, u, cmd.PostID)
+		if err != nil {
+			return err
+		}
+		return post.ChangeTitle(cmd.Title)
+	})
+	es.Handle(r, "blog.PublishPost", func(ctx context.Context, u *es.UnitOfWork, cmd PublishPost) error {
+		post, err := es.Load[*Post](ctx, u, cmd.PostID)
+		if err != nil {
+			return err
+		}
+		return post.Publish(u)
+	})
+	es.Handle(r, "blog.AddAuthor", func(ctx context.Context, u *es.UnitOfWork, cmd AddAuthor) error {
+		a, err := es.Create[*Author](ctx, u, cmd.AuthorID)
+		if err != nil {
+			return err
+		}
+		if err := es.Record(a, AuthorAdded{Name: cmd.Name}); err != nil {
+			return err
+		}
+		return es.Record(a, AuthorEmailChanged{Email: cmd.Email})
+	})
+	es.Handle(r, "blog.NotifyAuthor", func(ctx context.Context, u *es.UnitOfWork, cmd NotifyAuthor) error {
+		post, err := es.Load[*Post](ctx, u, cmd.PostID)
+		if err != nil {
+			return err
+		}
+		n, err := es.Create[*Notification](ctx, u, cmd.NotificationID)
+		if err != nil {
+			return err
+		}
+		return es.Record(n, NotificationQueued{PostID: post.ID().String(), To: post.author,
+			Message: "Your post " + `"` + post.title + `"` + " is published."})
+	})
+
+	r.AddProjector(NewPostProjector())
+	r.AddWorkflow(NewPublicationWorkflow())
+}

@@ -124,7 +124,7 @@ type Commit struct {
 type StreamWrite struct {
 	StreamID        uuid.UUID
 	StreamType      string
-	ExpectedVersion int64    // the stream's version when loaded; 0 for a new stream
+	ExpectedVersion int64         // the stream's version when loaded; 0 for a new stream
 	Events          []EventRecord // versions ExpectedVersion+1, +2, … in order
 	// UniqueKeys, when non-nil, replaces every unique key the stream holds (an empty
 	// slice releases them all); nil leaves them as they are.

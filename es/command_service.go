@@ -26,6 +26,10 @@ type Options struct {
 	// that workflows issue, to stop workflows that trigger each other forever
 	// (0: 1000).
 	MaxCascade int
+	// DisableWorkflows stops workflows from running after commits: for maintenance
+	// jobs that must not trigger side effects, and for command specs that look at
+	// one command's events only.
+	DisableWorkflows bool
 }
 
 // runtime is what the service, its units of work and its loads share.
@@ -139,6 +143,9 @@ func (s *CommandService) Execute(ctx context.Context, cmd any, opts ...ExecOptio
 			continue
 		}
 		for i := range envs {
+			if s.rt.opts.DisableWorkflows {
+				break
+			}
 			env := &envs[i]
 			for _, w := range s.rt.reg.workflows {
 				cmds, err := w.Run(ctx, s.rt.clock, s.rt.ids, *env)

@@ -191,6 +191,18 @@ func (t *Table[R]) Delete(ctx context.Context, p Persistor, where Where) (int64,
 	return p.Delete(ctx, t.def.Name, where)
 }
 
+// RowOf converts a record, which must be an R, to its canonical row.
+func (t *Table[R]) RowOf(record any) (Row, error) {
+	r, ok := record.(R)
+	if !ok {
+		return nil, fmt.Errorf("%s: record is a %T, want %s", t.def.Name, record, reflect.TypeFor[R]())
+	}
+	return t.toRow(r)
+}
+
+// RecordOf converts a canonical row to an R.
+func (t *Table[R]) RecordOf(row Row) (any, error) { return t.fromRow(row) }
+
 func (t *Table[R]) toRow(r R) (Row, error) {
 	v := reflect.ValueOf(r)
 	row := make(Row, len(t.fields))

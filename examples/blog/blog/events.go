@@ -5,22 +5,34 @@ import "time"
 // Post events. Sequent's generated blog records a post's fields as separate
 // events, so each can change on its own later.
 type (
-	PostAdded          struct{}
-	PostAuthorChanged  struct{ Author string }
-	PostTitleChanged   struct{ Title string }
-	PostContentChanged struct{ Content string }
-	PostPublished      struct{ PublishedAt time.Time }
+	PostAdded         struct{}
+	PostAuthorChanged struct {
+		Author string `json:"author"`
+	}
+	PostTitleChanged struct {
+		Title string `json:"title"`
+	}
+	PostContentChanged struct {
+		Content string `json:"content"`
+	}
+	PostPublished struct {
+		PublishedAt time.Time `json:"published_at"`
+	}
 )
 
 // Author events.
 type (
-	AuthorAdded        struct{ Name string }
-	AuthorEmailChanged struct{ Email string }
+	AuthorAdded struct {
+		Name string `json:"name"`
+	}
+	AuthorEmailChanged struct {
+		Email string `json:"email"`
+	}
 )
 
-// Notification events: the outbox of messages to authors.
+// NotificationQueued is the notification event: the outbox of messages to authors.
 type NotificationQueued struct {
-	PostID  string
-	To      string
-	Message string
+	PostID  string `json:"post_id"`
+	To      string `json:"to"`
+	Message string `json:"message"`
 }

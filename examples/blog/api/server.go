@@ -1,0 +1,258 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"slices"
+	"time"
+
+	"github.com/consequent/consequent/es"
+	"github.com/consequent/consequent/examples/blog/blog"
+	"github.com/google/uuid"
+)
+
+// server holds what the handlers share.
+type server struct {
+	svc *es.CommandService
+	log *slog.Logger
+}
+
+// NewServer returns the blog's HTTP handler, executing commands with svc (built
+// from [blog.Register]) and reading its views and store. It logs to
+// [slog.Default]. The handler is safe for concurrent use.
+func NewServer(svc *es.CommandService) http.Handler {
+	s := &server{svc: svc, log: slog.Default()}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /posts", s.addPost)
+	mux.HandleFunc("GET /posts", s.listPosts)
+	mux.HandleFunc("GET /posts/{id}", s.showPost)
+	mux.HandleFunc("PUT /posts/{id}/title", s.changeTitle)
+	mux.HandleFunc("POST /posts/{id}/publish", s.publishPost)
+	mux.HandleFunc("GET /posts/{id}/events", s.postEvents)
+	mux.HandleFunc("POST /authors", s.addAuthor)
+	return s.recoverAndLog(mux)
+}
+
+// execute runs cmd on behalf of the X-User-ID user. A command that was stored
+// counts as done even when a workflow reacting to it failed afterwards (logged).
+func (s *server) execute(r *http.Request, cmd any) error {
+	var opts []es.ExecOption
+	if user := r.Header.Get("X-User-ID"); user != "" {
+		opts = append(opts, es.ByUser(user))
+	}
+	err := s.svc.Execute(r.Context(), cmd, opts...)
+	if err != nil && committed(s.log, r, err) {
+		return nil
+	}
+	return err
+}
+
+type created struct {
+	ID uuid.UUID `json:"id"`
+}
+
+func (s *server) addPost(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Author  string `json:"author"`
+		Title   string `json:"title"`
+		Content string `json:"content"`
+	}
+	if err := decode(w, r, &body); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	id := s.svc.NewID()
+	if err := s.execute(r, blog.AddPost{PostID: id, Author: body.Author, Title: body.Title, Content: body.Content}); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Location", "/posts/"+id.String())
+	writeJSON(w, http.StatusCreated, created{ID: id})
+}
+
+func (s *server) changeTitle(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var body struct {
+		Title string `json:"title"`
+	}
+	if err := decode(w, r, &body); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := s.execute(r, blog.ChangePostTitle{PostID: id, Title: body.Title}); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writePost(w, r, id)
+}
+
+func (s *server) publishPost(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := s.execute(r, blog.PublishPost{PostID: id}); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writePost(w, r, id)
+}
+
+func (s *server) addAuthor(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Name  string `json:"name"`
+		Email string `json:"email"`
+	}
+	if err := decode(w, r, &body); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	id := s.svc.NewID()
+	if err := s.execute(r, blog.AddAuthor{AuthorID: id, Name: body.Name, Email: body.Email}); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, created{ID: id})
+}
+
+func (s *server) listPosts(w http.ResponseWriter, r *http.Request) {
+	where := es.Where{}
+	if author := r.URL.Query().Get("author"); author != "" {
+		where["author"] = author
+	}
+	posts, err := blog.PostRecords.Find(r.Context(), s.svc.Views(), where)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, posts)
+}
+
+func (s *server) showPost(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writePost(w, r, id)
+}
+
+// writePost answers with the post's row in post_records. Inline projectors commit
+// with the events, so the row already reflects a command that just returned.
+func (s *server) writePost(w http.ResponseWriter, r *http.Request, id uuid.UUID) {
+	post, err := blog.PostRecords.Get(r.Context(), s.svc.Views(), es.Where{"aggregate_id": id})
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, post)
+}
+
+// event is one entry of a post's history: the event and the command behind it.
+type event struct {
+	Type    string    `json:"type"`
+	Version int64     `json:"version"`
+	Time    time.Time `json:"time"`
+	Payload any       `json:"payload"`
+	Command *command  `json:"command,omitempty"`
+}
+
+type command struct {
+	ID      uuid.UUID       `json:"id"`
+	Type    string          `json:"type"`
+	Payload json.RawMessage `json:"payload"`
+	User    string          `json:"user,omitempty"`
+	Time    time.Time       `json:"time"`
+}
+
+func (s *server) postEvents(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	history, err := s.history(r.Context(), id)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, history)
+}
+
+// history returns the events of post id, oldest first, each joined with its
+// command record: the audit trail.
+func (s *server) history(ctx context.Context, id uuid.UUID) ([]event, error) {
+	envs, err := s.svc.History(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if len(envs) == 0 || envs[0].StreamType != "blog.Post" {
+		return nil, es.ErrAggregateNotFound
+	}
+	var ids []uuid.UUID
+	for _, e := range envs {
+		if !slices.Contains(ids, e.CommandID) {
+			ids = append(ids, e.CommandID)
+		}
+	}
+	recs, err := s.svc.Store().Commands(ctx, ids...)
+	if err != nil {
+		return nil, err
+	}
+	cmds := make(map[uuid.UUID]*command, len(recs))
+	for _, c := range recs {
+		cmds[c.ID] = &command{ID: c.ID, Type: c.Type, Payload: c.Data, User: c.UserID, Time: c.Time}
+	}
+	out := make([]event, 0, len(envs))
+	for _, e := range envs {
+		out = append(out, event{Type: e.Type, Version: e.Version, Time: e.Time, Payload: e.Event, Command: cmds[e.CommandID]})
+	}
+	return out, nil
+}
+
+func writeJSON(w http.ResponseWriter, status int, body any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(body) // the status is sent; a failed write means the client left
+}
+
+// statusWriter remembers the status a handler sent, for the access log.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(status int) {
+	w.status = status
+	w.ResponseWriter.WriteHeader(status)
+}
+
+// recoverAndLog logs every request and turns a handler's panic into a 500
+// rather than a dropped connection.
+func (s *server) recoverAndLog(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.log.ErrorContext(r.Context(), "handler panicked", "method", r.Method, "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
+				writeJSON(sw, http.StatusInternalServerError, problem{Error: "internal error"})
+			}
+			s.log.InfoContext(r.Context(), "request", "method", r.Method, "path", r.URL.Path, "status", sw.status, "duration", time.Since(start))
+		}()
+		next.ServeHTTP(sw, r)
+	})
+}

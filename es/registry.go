@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 )
 
 // Registry holds an application's wiring: aggregate and event types under stable
@@ -220,22 +221,24 @@ func (r *Registry) Projectors() []*Projector { return r.projectors }
 func (r *Registry) Workflows() []*Workflow { return r.workflows }
 
 // check reports registration mistakes found by looking at the whole registry.
+// It leaves r as it is, so that each service built from r reports each mistake once.
 func (r *Registry) check() error {
+	errs := slices.Clone(r.errs)
 	for _, p := range r.projectors {
 		for t := range p.handlers {
 			if r.events[t] == nil {
-				r.fail("projector %q handles %s, which is not a registered event: register it with es.RegisterEvent", p.name, t)
+				errs = append(errs, fmt.Errorf("es: projector %q handles %s, which is not a registered event: register it with es.RegisterEvent", p.name, t))
 			}
 		}
 	}
 	for _, w := range r.workflows {
 		for t := range w.handlers {
 			if r.events[t] == nil {
-				r.fail("workflow %q reacts to %s, which is not a registered event: register it with es.RegisterEvent", w.name, t)
+				errs = append(errs, fmt.Errorf("es: workflow %q reacts to %s, which is not a registered event: register it with es.RegisterEvent", w.name, t))
 			}
 		}
 	}
-	return r.Err()
+	return errors.Join(errs...)
 }
 
 // Encode turns an event into its stored form: type name, schema and JSON payload.

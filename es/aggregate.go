@@ -60,8 +60,11 @@ func Record(a Aggregate, event any) error {
 	if r.typ == nil {
 		return fmt.Errorf("es.Record %T: aggregate is not attached to a unit of work: get it from es.Create or es.Load", event)
 	}
-	e, ok := r.typ.reg.events[reflect.TypeOf(event)]
+	t := reflect.TypeOf(event)
+	e, ok := r.typ.reg.events[t]
 	switch {
+	case !ok && t != nil && t.Kind() == reflect.Pointer && r.typ.reg.events[t.Elem()] != nil:
+		return fmt.Errorf("es.Record: %s recorded %s: record events as values, not pointers", r.typ.name, t)
 	case !ok:
 		return fmt.Errorf("es.Record: %s recorded %T, which is not a registered event: register it with es.RegisterEvent", r.typ.name, event)
 	case e.aggregate != r.typ:

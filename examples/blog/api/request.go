@@ -43,10 +43,10 @@ func describeJSONError(err error) error {
 		return &badRequest{msg: fmt.Sprintf("malformed JSON at byte %d: %v", syntax.Offset, err)}
 	case errors.As(err, &wrongType) && wrongType.Field != "":
 		return &badRequest{msg: "wrong type", fields: map[string][]string{
-			wrongType.Field: {fmt.Sprintf("must be a %s, not a JSON %s", jsonKind(wrongType.Type.Kind().String()), wrongType.Value)},
+			wrongType.Field: {fmt.Sprintf("must be %s, not %s", withArticle(jsonKind(wrongType.Type.Kind().String())), withArticle(wrongType.Value))},
 		}}
 	case errors.As(err, &wrongType):
-		return &badRequest{msg: fmt.Sprintf("malformed JSON: the body must be a JSON object, not a %s", wrongType.Value)}
+		return &badRequest{msg: "malformed JSON: the body must be a JSON object, not " + withArticle(wrongType.Value)}
 	case errors.As(err, &tooBig):
 		return &badRequest{msg: fmt.Sprintf("body too large: at most %d bytes", tooBig.Limit)}
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
@@ -69,6 +69,14 @@ func jsonKind(goKind string) string {
 		return "array"
 	}
 	return "number"
+}
+
+// withArticle puts "a" or "an" before a JSON kind: "an array".
+func withArticle(kind string) string {
+	if kind != "" && strings.ContainsRune("aeiou", rune(kind[0])) {
+		return "an " + kind
+	}
+	return "a " + kind
 }
 
 // pathID parses the {id} path segment.

@@ -1,0 +1,102 @@
+package estest
+
+import (
+	"context"
+	"time"
+
+	"github.com/consequent/consequent/es"
+	"github.com/google/uuid"
+	"github.com/onsi/gomega"
+	"github.com/onsi/gomega/types"
+)
+
+// Backend makes a fresh, empty event store for one scenario. [Memory] is the
+// default; pgstore/pgtest provides one on PostgreSQL.
+type Backend func(ctx context.Context) (es.EventStore, error)
+
+// Memory is the in-memory backend: a new [es.MemoryStore] per scenario.
+func Memory(context.Context) (es.EventStore, error) { return es.NewMemoryStore(), nil }
+
+// DefaultStart is where a scenario's clock starts unless [Options.Start] says otherwise.
+var DefaultStart = time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)
+
+// Options configures a [Fixture]. The zero value works: the in-memory store, a
+// manual clock at [DefaultStart], sequential ids, workflows off.
+type Options struct {
+	Backend Backend   // nil: [Memory]
+	Start   time.Time // the scenario clock's start (zero: [DefaultStart])
+	// IDs makes the id generator of each scenario (nil: a fresh [es.SequentialIDs]).
+	IDs func() es.IDGenerator
+	// Workflows runs workflows after the When command, so Then sees the events of
+	// the commands they issue too. Off by default: a command spec is about one
+	// command; workflows have specs of their own ([Scenario.WhenEvent]).
+	Workflows bool
+	// Service holds further command-service options (ConflictRetries, …); its Clock
+	// and IDs are replaced by the scenario's.
+	Service es.Options
+}
+
+// Fixture builds scenarios for one application. It is created once, from the
+// application's own registration function, and is safe for concurrent use: each
+// scenario gets its own registry, store, clock and command service.
+type Fixture struct {
+	register func(*es.Registry)
+	opts     Options
+}
+
+// New returns a fixture for the application wired by register, the function that
+// production code also calls.
+//
+//	var blogSpec = estest.New(blog.Register)
+func New(register func(*es.Registry), opts ...Options) *Fixture {
+	f := &Fixture{register: register}
+	if len(opts) > 0 {
+		f.opts = opts[0]
+	}
+	if f.opts.Backend == nil {
+		f.opts.Backend = Memory
+	}
+	if f.opts.Start.IsZero() {
+		f.opts.Start = DefaultStart
+	}
+	if f.opts.IDs == nil {
+		f.opts.IDs = func() es.IDGenerator { return new(es.SequentialIDs) }
+	}
+	return f
+}
+
+// Scenario returns a new, empty scenario whose failures go to Ginkgo (through
+// Gomega's default fail handler).
+func (f *Fixture) Scenario() *Scenario { return f.newScenario(gomega.Default) }
+
+// WithT returns a new, empty scenario whose failures go to t, for plain go test:
+//
+//	blogSpec.WithT(t).Given(postID, blog.PostAdded{}).When(cmd).Then(…)
+func (f *Fixture) WithT(t types.GomegaTestingT) *Scenario {
+	return f.newScenario(gomega.NewWithT(t))
+}
+
+// WithGomega returns a new, empty scenario that reports failures through g, for
+// example the Gomega an Eventually callback receives.
+func (f *Fixture) WithGomega(g gomega.Gomega) *Scenario { return f.newScenario(g) }
+
+// Given starts a scenario with events already stored in a stream; see [Scenario.Given].
+func (f *Fixture) Given(streamID uuid.UUID, events ...any) *Scenario {
+	return f.Scenario().given(2, streamID, events)
+}
+
+// GivenCommands starts a scenario with commands already executed; see
+// [Scenario.GivenCommands].
+func (f *Fixture) GivenCommands(cmds ...any) *Scenario {
+	return f.Scenario().givenCommands(2, cmds)
+}
+
+// When starts a scenario with nothing given; see [Scenario.When].
+func (f *Fixture) When(cmd any, opts ...es.ExecOption) *Scenario {
+	return f.Scenario().when(2, cmd, opts)
+}
+
+// WhenEvent starts a workflow scenario with nothing given; see [Scenario.WhenEvent].
+func (f *Fixture) WhenEvent(streamID uuid.UUID, event any) *Scenario {
+	return f.Scenario().whenEvent(2, streamID, event)
+}

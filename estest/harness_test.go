@@ -1,0 +1,210 @@
+package estest_test
+
+import (
+	"fmt"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/consequent/consequent/es"
+	"github.com/consequent/consequent/estest"
+	"github.com/google/uuid"
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"github.com/onsi/gomega/gstruct"
+)
+
+// recorder is a testing.T stand-in that keeps failure messages, so specs can check
+// what a failing scenario prints.
+type recorder struct{ failures []string }
+
+func (r *recorder) Helper() {}
+func (r *recorder) Fatalf(format string, args ...any) {
+	r.failures = append(r.failures, fmt.Sprintf(format, args...))
+}
+
+func (r *recorder) output() string { return strings.TrimPrefix(strings.Join(r.failures, "\n"), "\n") }
+
+var bank = estest.New(registerBank)
+
+var _ = Describe("a command scenario", func() {
+	acc := estest.ID(1)
+
+	It("passes when the command stores exactly the expected events", func() {
+		bank.Given(acc, AccountOpened{Owner: "ann"}).
+			When(Deposit{ID: acc, Amount: 100}).
+			Then(MoneyDeposited{Amount: 100, Currency: "EUR"})
+	})
+
+	It("accepts Gomega matchers for partial checks", func() {
+		bank.Given(acc, AccountOpened{Owner: "ann"}).
+			When(Deposit{ID: acc, Amount: 100}).
+			Then(gstruct.MatchFields(gstruct.IgnoreExtras, gstruct.Fields{"Amount": Equal(100)}))
+		bank.Given(acc, AccountOpened{Owner: "ann"}).
+			When(Deposit{ID: acc, Amount: 100}).
+			Then(estest.EventLike(MoneyDeposited{Amount: 100}, "Currency"))
+	})
+
+	It("checks failures by sentinel, by message and by matcher", func() {
+		s := bank.Given(acc, AccountOpened{Owner: "ann"}).When(Withdraw{ID: acc, Amount: 5})
+		s.ThenFails(ErrInsufficientFunds)
+		s.ThenFails("insufficient funds")
+		s.ThenFails(MatchError(ContainSubstring("bank.Withdraw")))
+		bank.When(Deposit{ID: acc, Amount: 1}).ThenFails(es.ErrAggregateNotFound)
+	})
+
+	It("checks validation errors field by field", func() {
+		bank.When(Deposit{}).ThenFails(estest.Invalid("Amount", "ID"))
+	})
+
+	It("sees no events when the command records none", func() {
+		bank.Given(acc, AccountOpened{}).When(Withdraw{ID: acc, Amount: 0}).Then(MoneyWithdrawn{Amount: 0})
+	})
+
+	It("gives the result to custom matchers", func() {
+		s := bank.Given(acc, AccountOpened{Owner: "ann"}).When(Deposit{ID: acc, Amount: 7})
+		Expect(s.Result().Events).To(HaveLen(1))
+		Expect(s.Result().Events[0].Version).To(Equal(int64(2)))
+		Expect(s.Result().Events[0].Time).To(Equal(estest.DefaultStart))
+		Expect(s.Result()).To(estest.HaveEvents(MoneyDeposited{Amount: 7, Currency: "EUR"}))
+	})
+
+	It("takes history from real commands, and several streams", func() {
+		other := estest.ID(2)
+		bank.GivenCommands(OpenAccount{ID: acc, Owner: "ann"}, Deposit{ID: acc, Amount: 10}).
+			Given(other, AccountOpened{Owner: "bob"}).
+			When(Withdraw{ID: acc, Amount: 10}).
+			Then(MoneyWithdrawn{Amount: 10})
+	})
+
+	It("runs under plain go test with WithT", func() {
+		t := &recorder{}
+		bank.WithT(t).Given(acc, AccountOpened{}).When(Deposit{ID: acc, Amount: 1}).Then(MoneyDeposited{Amount: 1, Currency: "EUR"})
+		Expect(t.failures).To(BeEmpty())
+	})
+
+	It("moves the clock on request", func() {
+		s := bank.Given(acc, AccountOpened{}).AdvanceClock(time.Hour).When(Deposit{ID: acc, Amount: 1})
+		Expect(s.Result().Events[0].Time).To(Equal(estest.DefaultStart.Add(time.Hour)))
+	})
+
+	It("runs workflows only when asked", func() {
+		withWorkflows := estest.New(registerBank, estest.Options{Workflows: true})
+		withWorkflows.Given(acc, AccountOpened{}, MoneyDeposited{Amount: 2000}).
+			When(Withdraw{ID: acc, Amount: 1500}).
+			Then(MoneyWithdrawn{Amount: 1500}, StatementSent{Balance: 500})
+		bank.Given(acc, AccountOpened{}, MoneyDeposited{Amount: 2000}).
+			When(Withdraw{ID: acc, Amount: 1500}).
+			Then(MoneyWithdrawn{Amount: 1500})
+	})
+})
+
+var _ = Describe("a workflow scenario", func() {
+	acc := estest.ID(1)
+
+	It("records the commands a workflow issues", func() {
+		bank.Given(acc, AccountOpened{}).WhenEvent(acc, MoneyWithdrawn{Amount: 1000}).ThenCommands(SendStatement{ID: acc})
+		bank.Given(acc, AccountOpened{}).WhenEvent(acc, MoneyWithdrawn{Amount: 5}).ThenNoCommands()
+	})
+})
+
+var _ = Describe("failure output", func() {
+	acc := estest.ID(1)
+
+	It("prints given, command, a table and each differing field", func() {
+		t := &recorder{}
+		bank.WithT(t).Given(acc, AccountOpened{Owner: "ann"}).
+			When(Deposit{ID: acc, Amount: 100}).
+			Then(MoneyDeposited{Amount: 1000, Currency: "EUR"}, MoneyWithdrawn{Amount: 1})
+		Expect(t.output()).To(Equal(`Given:
+  stream 00000000-0000-0000-0000-000000000001 (bank.Account)
+    1 bank.AccountOpened {"Owner":"ann"}
+When:
+  bank.Deposit {"ID":"00000000-0000-0000-0000-000000000001","Amount":100}
+Then: the events differ:
+  #  expected             actual
+  1  bank.MoneyDeposited  bank.MoneyDeposited  differs
+  2  bank.MoneyWithdrawn  (none)               missing
+
+  event 1, bank.MoneyDeposited:
+    Amount: expected 1000, actual 100
+
+Compared: event payloads, in order, exactly. Ignored: event ids, stream ids, versions, positions, times,
+command, correlation and causation ids, metadata.
+`))
+	})
+
+	It("prints the error instead of the table when the command failed", func() {
+		t := &recorder{}
+		bank.WithT(t).Given(acc, AccountOpened{}).When(Withdraw{ID: acc, Amount: 5}).Then(MoneyWithdrawn{Amount: 5})
+		Expect(t.output()).To(ContainSubstring("Then: expected 1 event, but the command failed:\n  es: command bank.Withdraw: insufficient funds\n"))
+		Expect(t.output()).NotTo(ContainSubstring("expected  actual"))
+	})
+
+	It("names unexpected events and a wrong type", func() {
+		t := &recorder{}
+		bank.WithT(t).Given(acc, AccountOpened{}).When(Deposit{ID: acc, Amount: 5}).ThenNoEvents()
+		Expect(t.output()).To(ContainSubstring("1  (none)    bank.MoneyDeposited  unexpected"))
+		Expect(t.output()).To(ContainSubstring(`payload: {"Amount":5,"Currency":"EUR"}`))
+		t = &recorder{}
+		bank.WithT(t).Given(acc, AccountOpened{}).When(Deposit{ID: acc, Amount: 5}).Then(MoneyWithdrawn{Amount: 5})
+		Expect(t.output()).To(ContainSubstring("expected a bank.MoneyWithdrawn, actual a bank.MoneyDeposited"))
+	})
+
+	It("says what happened when a failure was expected", func() {
+		t := &recorder{}
+		bank.WithT(t).Given(acc, AccountOpened{}).When(Deposit{ID: acc, Amount: 5}).ThenFails(ErrInsufficientFunds)
+		Expect(t.output()).To(ContainSubstring(`Then: expected the command to fail with an error that is "insufficient funds" (errors.Is), but it succeeded and stored 1 event:
+  bank.MoneyDeposited {"Amount":5,"Currency":"EUR"}`))
+		t = &recorder{}
+		bank.WithT(t).When(Deposit{ID: acc, Amount: 5}).ThenFails(ErrInsufficientFunds)
+		Expect(t.output()).To(ContainSubstring("but it failed with:\n  es: command bank.Deposit: load bank.Account 00000000-0000-0000-0000-000000000001: aggregate not found"))
+	})
+
+	It("prints a matcher's own message for a matcher that fails", func() {
+		t := &recorder{}
+		bank.WithT(t).Given(acc, AccountOpened{}).When(Deposit{ID: acc, Amount: 5}).
+			Then(estest.EventLike(MoneyDeposited{Amount: 6}, "Currency"))
+		Expect(t.output()).To(ContainSubstring("1  (matcher)  bank.MoneyDeposited  differs"))
+		Expect(t.output()).To(ContainSubstring("    Amount: expected 6, actual 5\n    (ignoring Currency)"))
+	})
+
+	It("lists commands of a workflow scenario", func() {
+		t := &recorder{}
+		bank.WithT(t).Given(acc, AccountOpened{}).WhenEvent(acc, MoneyWithdrawn{Amount: 1000}).ThenNoCommands()
+		Expect(t.output()).To(ContainSubstring("When event:\n  stream 00000000-0000-0000-0000-000000000001 (bank.Account)\n    2 bank.MoneyWithdrawn {\"Amount\":1000}"))
+		Expect(t.output()).To(ContainSubstring("1  (none)    bank.SendStatement  unexpected"))
+	})
+
+	It("explains misuse", func() {
+		t := &recorder{}
+		bank.WithT(t).Then(MoneyDeposited{})
+		Expect(t.output()).To(ContainSubstring("Then before When: call When(cmd) or WhenEvent(id, event) first"))
+		t = &recorder{}
+		bank.WithT(t).Given(acc)
+		Expect(t.output()).To(ContainSubstring("has no events"))
+		t = &recorder{}
+		bank.WithT(t).Given(acc, struct{ X int }{}).When(Deposit{ID: acc, Amount: 1})
+		Expect(t.output()).To(ContainSubstring("is not a registered event: register it with es.RegisterEvent"))
+	})
+
+	It("points at the spec's own line", func() {
+		var at []string
+		g := NewGomega(func(_ string, skip ...int) {
+			_, file, line, _ := runtime.Caller(skip[0] + 1)
+			at = append(at, fmt.Sprintf("%s:%d", filepath.Base(file), line))
+		})
+		_, _, line, _ := runtime.Caller(0)
+		bank.WithGomega(g).When(Deposit{ID: uuid.New(), Amount: 5}).Then(MoneyDeposited{})
+		bank.WithGomega(g).Given(acc)
+		bank.WithGomega(g).Given(acc, AccountOpened{}).When(Deposit{ID: acc, Amount: 5}).ThenFails("x")
+		bank.WithGomega(g).Then()
+		Expect(at).To(Equal([]string{
+			fmt.Sprintf("harness_test.go:%d", line+1),
+			fmt.Sprintf("harness_test.go:%d", line+2),
+			fmt.Sprintf("harness_test.go:%d", line+3),
+			fmt.Sprintf("harness_test.go:%d", line+4),
+		}))
+	})
+})

@@ -1,0 +1,266 @@
+package estest
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/consequent/consequent/es"
+	"github.com/google/uuid"
+	"github.com/onsi/gomega"
+)
+
+// offset makes failures point at the spec line that called a Scenario or Fixture
+// method: spec → exported method → unexported step → Expect.
+const offset = 2
+
+// Scenario is one Given/When/Then: its own store, command service, clock and id
+// generator. Its methods chain and run at once (Given stores, When executes);
+// Then and its siblings check. A Scenario is for one goroutine.
+type Scenario struct {
+	f       *Fixture
+	g       gomega.Gomega
+	ctx     context.Context
+	clock   *es.ManualClock
+	ids     es.IDGenerator
+	reg     *es.Registry
+	svc     *es.CommandService
+	ready   bool
+	history []es.Envelope
+	result  *Result
+	collect bool
+	stored  []es.Envelope
+}
+
+func (f *Fixture) newScenario(g gomega.Gomega) *Scenario {
+	return &Scenario{f: f, g: g, ctx: context.Background(), clock: es.NewManualClock(f.opts.Start), ids: f.opts.IDs()}
+}
+
+// setup builds the registry, store and service on first use.
+func (s *Scenario) setup(off int) bool {
+	if s.ready {
+		return true
+	}
+	s.reg = es.NewRegistry()
+	s.f.register(s.reg)
+	s.reg.AfterCommit(func(_ context.Context, events []es.Envelope) {
+		if s.collect {
+			s.stored = append(s.stored, events...)
+		}
+	})
+	store, err := s.f.opts.Backend(s.ctx)
+	if !s.g.Expect(err).WithOffset(off).NotTo(gomega.HaveOccurred(), "estest: the backend could not make a store") {
+		return false
+	}
+	opts := s.f.opts.Service
+	opts.Clock, opts.IDs, opts.DisableWorkflows = s.clock, s.ids, !s.f.opts.Workflows
+	s.svc, err = es.NewCommandService(s.ctx, s.reg, store, opts)
+	if !s.g.Expect(err).WithOffset(off).NotTo(gomega.HaveOccurred(), "estest: the registration function has mistakes") {
+		return false
+	}
+	s.ready = true
+	return true
+}
+
+// Service returns the scenario's command service, for checks the DSL does not
+// cover (queries of view tables, loading an aggregate).
+func (s *Scenario) Service() *es.CommandService {
+	s.setup(offset)
+	return s.svc
+}
+
+// Clock returns the scenario's clock.
+func (s *Scenario) Clock() *es.ManualClock { return s.clock }
+
+// Context returns the context the scenario runs commands with.
+func (s *Scenario) Context() context.Context { return s.ctx }
+
+// Given stores events in the stream streamID as its history, as if its aggregate
+// had recorded them (see [es.CommandService.Append]): the stream's type follows
+// from the events' registration, unique keys are claimed and inline projectors
+// run. Call it once per stream, or again to add to a stream.
+func (s *Scenario) Given(streamID uuid.UUID, events ...any) *Scenario {
+	return s.given(offset, streamID, events)
+}
+
+func (s *Scenario) given(off int, streamID uuid.UUID, events []any) *Scenario {
+	if !s.setup(off + 1) {
+		return s
+	}
+	if s.result != nil {
+		s.misuse(off, "Given after When: put every Given before the When")
+		return s
+	}
+	if len(events) == 0 {
+		s.misuse(off, fmt.Sprintf("Given(%s) has no events: list the stream's events after its id", streamID))
+		return s
+	}
+	envs, err := s.svc.Append(s.ctx, streamID, events...)
+	if s.g.Expect(err).WithOffset(off).NotTo(gomega.HaveOccurred(), "estest: Given could not store the events of stream %s", streamID) {
+		s.history = append(s.history, envs...)
+	}
+	return s
+}
+
+// GivenCommands executes commands as the scenario's history; each must succeed.
+// Their events count as given, not as the When command's.
+func (s *Scenario) GivenCommands(cmds ...any) *Scenario { return s.givenCommands(offset, cmds) }
+
+func (s *Scenario) givenCommands(off int, cmds []any) *Scenario {
+	if !s.setup(off + 1) {
+		return s
+	}
+	for _, cmd := range cmds {
+		s.collect, s.stored = true, nil
+		err := s.svc.Execute(s.ctx, cmd)
+		s.collect = false
+		if !s.g.Expect(err).WithOffset(off).NotTo(gomega.HaveOccurred(), "estest: given command %T failed", cmd) {
+			return s
+		}
+		s.history = append(s.history, s.stored...)
+	}
+	return s
+}
+
+// AdvanceClock moves the scenario's clock forward by d.
+func (s *Scenario) AdvanceClock(d time.Duration) *Scenario {
+	s.clock.Advance(d)
+	return s
+}
+
+// When executes cmd through the application's real command service (validation,
+// handler, unique keys, commit, inline projectors) and keeps the outcome for Then.
+func (s *Scenario) When(cmd any, opts ...es.ExecOption) *Scenario { return s.when(offset, cmd, opts) }
+
+func (s *Scenario) when(off int, cmd any, opts []es.ExecOption) *Scenario {
+	if !s.setup(off+1) || !s.once(off) {
+		return s
+	}
+	s.collect, s.stored = true, nil
+	err := s.svc.Execute(s.ctx, cmd, opts...)
+	s.collect = false
+	events, rerr := s.reread(s.stored)
+	if !s.g.Expect(rerr).WithOffset(off).NotTo(gomega.HaveOccurred(), "estest: the store could not give back what the command stored") {
+		return s
+	}
+	s.result = &Result{Given: s.history, Command: cmd, Err: err, Events: events, names: s.reg}
+	return s
+}
+
+// WhenEvent stores event in stream streamID (like Given) and runs the registered
+// workflows on it, recording the commands they issue without executing them; check
+// them with ThenCommands.
+func (s *Scenario) WhenEvent(streamID uuid.UUID, event any) *Scenario {
+	return s.whenEvent(offset, streamID, event)
+}
+
+func (s *Scenario) whenEvent(off int, streamID uuid.UUID, event any) *Scenario {
+	if !s.setup(off+1) || !s.once(off) {
+		return s
+	}
+	envs, err := s.svc.Append(s.ctx, streamID, event)
+	if !s.g.Expect(err).WithOffset(off).NotTo(gomega.HaveOccurred(), "estest: WhenEvent could not store the event") {
+		return s
+	}
+	env := envs[0]
+	r := &Result{Given: s.history, Event: &env, names: s.reg}
+	for _, w := range s.reg.Workflows() {
+		cmds, err := w.Run(s.ctx, s.clock, s.ids, env)
+		if err != nil {
+			r.Err = err
+			break
+		}
+		r.Commands = append(r.Commands, cmds...)
+	}
+	s.result = r
+	return s
+}
+
+func (s *Scenario) once(off int) bool {
+	if s.result != nil {
+		s.misuse(off+1, "a second When: a scenario has one When; start another scenario")
+		return false
+	}
+	return true
+}
+
+// reread loads the events a command stored back from the store, so Then sees what
+// a later load would see, codec and all.
+func (s *Scenario) reread(stored []es.Envelope) ([]es.Envelope, error) {
+	out := make([]es.Envelope, 0, len(stored))
+	for _, e := range stored {
+		recs, err := s.svc.Store().LoadStream(s.ctx, e.StreamID, es.StreamQuery{FromVersion: e.Version, ToVersion: e.Version})
+		if err != nil {
+			return nil, err
+		}
+		if len(recs) != 1 {
+			return nil, fmt.Errorf("stream %s version %d: the store returned %d events", e.StreamID, e.Version, len(recs))
+		}
+		env, err := s.reg.Decode(recs[0])
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, env)
+	}
+	return out, nil
+}
+
+// Result returns the outcome of When or WhenEvent, for custom Gomega matchers.
+func (s *Scenario) Result() *Result {
+	s.needResult(offset - 1)
+	return s.result
+}
+
+func (s *Scenario) needResult(off int) bool {
+	if s.result == nil {
+		s.misuse(off+1, "Then before When: call When(cmd) or WhenEvent(id, event) first")
+		return false
+	}
+	return true
+}
+
+func (s *Scenario) misuse(off int, msg string) {
+	s.g.Expect(msg).WithOffset(off+1).To(gomega.BeEmpty(), "estest: misuse")
+}
+
+// Then checks that the When command succeeded and stored exactly the expected
+// events, in order. Each expected item is an event value, compared by payload
+// with every field, or a Gomega matcher, given the event value. Envelope fields
+// (ids, streams, versions, positions, times, metadata) are not compared.
+func (s *Scenario) Then(expected ...any) {
+	if s.needResult(offset - 1) {
+		s.g.Expect(s.result).WithOffset(offset - 1).To(HaveEvents(expected...))
+	}
+}
+
+// ThenNoEvents checks that the When command succeeded and stored no events.
+func (s *Scenario) ThenNoEvents() {
+	if s.needResult(offset - 1) {
+		s.g.Expect(s.result).WithOffset(offset - 1).To(HaveNoEvents())
+	}
+}
+
+// ThenFails checks that the When command failed. expected is an error (matched
+// with errors.Is, so sentinels like es.ErrAggregateNotFound work), a string (the
+// error's message must contain it), or a Gomega matcher given the error.
+func (s *Scenario) ThenFails(expected any) {
+	if s.needResult(offset - 1) {
+		s.g.Expect(s.result).WithOffset(offset - 1).To(FailWith(expected))
+	}
+}
+
+// ThenCommands checks that the workflows, given the WhenEvent event, issued exactly
+// the expected commands, in order: command values compared field by field, or
+// Gomega matchers given the command.
+func (s *Scenario) ThenCommands(expected ...any) {
+	if s.needResult(offset - 1) {
+		s.g.Expect(s.result).WithOffset(offset - 1).To(HaveCommands(expected...))
+	}
+}
+
+// ThenNoCommands checks that the workflows issued no command.
+func (s *Scenario) ThenNoCommands() {
+	if s.needResult(offset - 1) {
+		s.g.Expect(s.result).WithOffset(offset - 1).To(HaveCommands())
+	}
+}

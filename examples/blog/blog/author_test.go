@@ -1,0 +1,55 @@
+package blog_test
+
+import (
+	"errors"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/consequent/consequent/es"
+	"github.com/consequent/consequent/estest"
+	"github.com/consequent/consequent/examples/blog/blog"
+)
+
+// authorSpecs are the command specs of authors, whose email addresses are unique.
+func authorSpecs(backend estest.Backend) {
+	blogSpec := estest.New(blog.Register, estest.Options{Backend: backend})
+	benID, otherID := estest.ID(1), estest.ID(2)
+
+	Describe("AddAuthor", func() {
+		It("adds an author", func() {
+			blogSpec.
+				When(blog.AddAuthor{AuthorID: benID, Name: "Ben", Email: "ben@example.com"}).
+				Then(blog.AuthorAdded{Name: "Ben"}, blog.AuthorEmailChanged{Email: "ben@example.com"})
+		})
+
+		It("refuses an email address another author holds, whatever its case", func() {
+			blogSpec.Given(otherID, blog.AuthorAdded{Name: "Ben"}, blog.AuthorEmailChanged{Email: "ben@example.com"}).
+				When(blog.AddAuthor{AuthorID: benID, Name: "Benjamin", Email: "BEN@example.com"}).
+				ThenFails(uniqueKeyTaken("author_email", "ben@example.com"))
+		})
+
+		It("refuses it too when the first author came through a command", func() {
+			blogSpec.GivenCommands(blog.AddAuthor{AuthorID: otherID, Name: "Ben", Email: "Ben@Example.com"}).
+				When(blog.AddAuthor{AuthorID: benID, Name: "Benjamin", Email: "ben@example.com"}).
+				ThenFails(uniqueKeyTaken("author_email", "ben@example.com"))
+		})
+
+		It("refuses a blank name and an invalid email address", func() {
+			blogSpec.
+				When(blog.AddAuthor{AuthorID: benID, Name: "", Email: "ben"}).
+				ThenFails(invalid(map[string][]string{
+					"name":  {"can't be blank"},
+					"email": {"is not an email address"},
+				}))
+		})
+	})
+}
+
+// uniqueKeyTaken matches a *es.UniqueKeyError for the key in scope.
+func uniqueKeyTaken(scope, key string) any {
+	return WithTransform(func(err error) *es.UniqueKeyError {
+		taken, _ := errors.AsType[*es.UniqueKeyError](err)
+		return taken
+	}, And(Not(BeNil()), HaveField("Scope", scope), HaveField("Key", key)))
+}

@@ -208,12 +208,12 @@ func (t *Table[R]) toRow(r R) (Row, error) {
 	row := make(Row, len(t.fields))
 	for _, f := range t.fields {
 		fv := v.FieldByIndex(f.index)
-		if f.col.Nullable {
-			if fv.IsNil() {
+		switch fv.Kind() {
+		case reflect.Pointer, reflect.Slice, reflect.Map, reflect.Interface:
+			if fv.IsNil() && f.col.Nullable {
 				row[f.col.Name] = nil
 				continue
 			}
-			fv = fv.Elem()
 		}
 		c, err := canonical(f.col.Type, fv.Interface())
 		if err != nil {
@@ -233,7 +233,7 @@ func (t *Table[R]) fromRow(row Row) (R, error) {
 			continue
 		}
 		fv := v.FieldByIndex(f.index)
-		if f.col.Nullable {
+		if fv.Kind() == reflect.Pointer && f.col.Type != JSON {
 			fv.Set(reflect.New(fv.Type().Elem()))
 			fv = fv.Elem()
 		}
@@ -334,7 +334,9 @@ func canonical(t ColumnType, v any) (any, error) {
 		}
 	case JSON:
 		switch x := rv.Interface().(type) {
-		case json.RawMessage:
+		case json.RawMessage: // already encoded, as rows hold JSON columns
+			return append([]byte(nil), x...), nil
+		case []byte:
 			return append([]byte(nil), x...), nil
 		}
 		b, err := json.Marshal(rv.Interface())

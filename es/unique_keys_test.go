@@ -1,0 +1,111 @@
+package es_test
+
+import (
+	"errors"
+
+	"github.com/consequent/consequent/es"
+	"github.com/google/uuid"
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+)
+
+var _ = Describe("unique keys", func() {
+	var w *world
+	BeforeEach(func() { w = newWorld(nil) })
+
+	uniqueKeyError := func(err error) *es.UniqueKeyError {
+		GinkgoHelper()
+		var uk *es.UniqueKeyError
+		Expect(errors.As(err, &uk)).To(BeTrue(), "want a *es.UniqueKeyError, got %v", err)
+		return uk
+	}
+
+	It("are claimed on creation: a second aggregate with the key fails with *UniqueKeyError and stores nothing", func() {
+		ann := w.open("Ann", "ann@example.com")
+		other := uuid.New()
+		err := w.svc.Execute(w.ctx, OpenAccount{ID: other, Owner: "Impostor", Email: "ann@example.com"})
+		uk := uniqueKeyError(err)
+		Expect(*uk).To(Equal(es.UniqueKeyError{Scope: "account_email", Key: "ann@example.com", Holder: ann, Claim: other}))
+		Expect(err).To(MatchError(ContainSubstring("bank.OpenAccount")))
+		Expect(err).To(MatchError(ContainSubstring(`unique key account_email="ann@example.com"`)))
+		_, err = w.store.StreamInfo(w.ctx, other)
+		Expect(err).To(MatchError(es.ErrAggregateNotFound))
+	})
+
+	It("are released when the aggregate changes them", func() {
+		ann := w.open("Ann", "ann@example.com")
+		w.exec(ChangeEmail{ID: ann, Email: "ann@new.example"})
+		w.open("Second Ann", "ann@example.com")
+		err := w.svc.Execute(w.ctx, OpenAccount{ID: uuid.New(), Owner: "X", Email: "ann@new.example"})
+		Expect(uniqueKeyError(err).Holder).To(Equal(ann))
+	})
+
+	It("are all released when the aggregate returns none", func() {
+		ann := w.open("Ann", "ann@example.com")
+		w.exec(CloseAccount{ID: ann})
+		w.open("Second Ann", "ann@example.com")
+	})
+
+	It("stay held across changes that do not touch them", func() {
+		ann := w.open("Ann", "ann@example.com")
+		w.exec(Deposit{ID: ann, Amount: 1})
+		err := w.svc.Execute(w.ctx, OpenAccount{ID: uuid.New(), Owner: "X", Email: "ann@example.com"})
+		Expect(uniqueKeyError(err).Holder).To(Equal(ann))
+	})
+
+	It("refuse a change to a key another aggregate holds, and nothing is stored", func() {
+		w.open("Ann", "ann@example.com")
+		bob := w.open("Bob", "bob@example.com")
+		err := w.svc.Execute(w.ctx, ChangeEmail{ID: bob, Email: "ann@example.com"})
+		uniqueKeyError(err)
+		Expect(w.account(bob).Email).To(Equal("bob@example.com"))
+	})
+
+	It("are compared exactly: folding case is the application's choice", func() {
+		w.open("Ann", "ann@example.com")
+		// Account lowercases its key, so another case of the address conflicts.
+		err := w.svc.Execute(w.ctx, OpenAccount{ID: uuid.New(), Owner: "X", Email: "ANN@Example.com"})
+		Expect(uniqueKeyError(err).Key).To(Equal("ann@example.com"))
+
+		// The store itself does not fold case.
+		commit := func(key string) error {
+			id := uuid.New()
+			return w.store.Commit(w.ctx, &es.Commit{
+				Command: es.CommandRecord{ID: uuid.New(), Type: "spec.Raw"},
+				Streams: []es.StreamWrite{{StreamID: id, StreamType: "bank.Counter",
+					Events:     []es.EventRecord{{ID: uuid.New(), StreamID: id, StreamType: "bank.Counter", Version: 1, Type: "bank.Incremented", Schema: 1, Data: []byte(`{"By":1}`)}},
+					UniqueKeys: []es.UniqueKey{{Scope: "raw", Key: key}}}},
+			}, nil)
+		}
+		Expect(commit("Key")).To(Succeed())
+		Expect(commit("key")).To(Succeed())
+		uniqueKeyError(commit("Key"))
+	})
+
+	It("are scoped: the same key in another scope is no conflict", func() {
+		commit := func(scope string) error {
+			id := uuid.New()
+			return w.store.Commit(w.ctx, &es.Commit{
+				Command: es.CommandRecord{ID: uuid.New(), Type: "spec.Raw"},
+				Streams: []es.StreamWrite{{StreamID: id, StreamType: "bank.Counter",
+					Events:     []es.EventRecord{{ID: uuid.New(), StreamID: id, StreamType: "bank.Counter", Version: 1, Type: "bank.Incremented", Schema: 1, Data: []byte(`{"By":1}`)}},
+					UniqueKeys: []es.UniqueKey{{Scope: scope, Key: "k"}}}},
+			}, nil)
+		}
+		Expect(commit("a")).To(Succeed())
+		Expect(commit("b")).To(Succeed())
+		uniqueKeyError(commit("a"))
+	})
+
+	It("conflict within one commit when two new aggregates claim the same key", func() {
+		a, b := uuid.New(), uuid.New()
+		rec := func(id uuid.UUID) es.StreamWrite {
+			return es.StreamWrite{StreamID: id, StreamType: "bank.Counter",
+				Events:     []es.EventRecord{{ID: uuid.New(), StreamID: id, StreamType: "bank.Counter", Version: 1, Type: "bank.Incremented", Schema: 1, Data: []byte(`{"By":1}`)}},
+				UniqueKeys: []es.UniqueKey{{Scope: "s", Key: "k"}}}
+		}
+		err := w.store.Commit(w.ctx, &es.Commit{Command: es.CommandRecord{ID: uuid.New()}, Streams: []es.StreamWrite{rec(a), rec(b)}}, nil)
+		uniqueKeyError(err)
+		Expect(w.log()).To(BeEmpty())
+	})
+})

@@ -2,7 +2,6 @@ package consequent_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -14,6 +13,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/consequent/consequent/es"
+	"github.com/consequent/consequent/estest"
 	"github.com/consequent/consequent/examples/blog/api"
 	"github.com/consequent/consequent/examples/blog/blog"
 )
@@ -25,13 +25,13 @@ func TestAcceptance(t *testing.T) {
 
 var _ = Describe("the blog, end to end", func() {
 	Describe("on the in-memory store", func() {
-		blogAcceptance(func(context.Context) (es.EventStore, error) { return es.NewMemoryStore(), nil })
+		blogAcceptance(estest.Memory)
 	})
 })
 
 // blogAcceptance drives the blog through its HTTP API, as a client would, on a
 // store made by backend; the same steps run on every backend.
-func blogAcceptance(backend func(context.Context) (es.EventStore, error)) {
+func blogAcceptance(backend estest.Backend) {
 	Describe("a blogger's first day", Ordered, func() {
 		var (
 			svc    *es.CommandService

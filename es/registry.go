@@ -241,7 +241,7 @@ func (r *Registry) check() error {
 	return errors.Join(errs...)
 }
 
-// Encode turns an event into its stored form: type name, schema and JSON payload.
+// encodeEvent turns an event into its stored form: type, schema and JSON payload.
 func (r *Registry) encodeEvent(event any) (*eventType, []byte, error) {
 	t := reflect.TypeOf(event)
 	e, ok := r.events[t]
@@ -256,6 +256,16 @@ func (r *Registry) encodeEvent(event any) (*eventType, []byte, error) {
 		return nil, nil, fmt.Errorf("encode event %s: %w", e.name, err)
 	}
 	return e, data, nil
+}
+
+// Encode turns an event into its stored form: its registered type name, its
+// current payload schema and its JSON payload.
+func (r *Registry) Encode(event any) (typ string, schema int, data []byte, err error) {
+	e, data, err := r.encodeEvent(event)
+	if err != nil {
+		return "", 0, nil, fmt.Errorf("es: %w", err)
+	}
+	return e.name, e.schema(), data, nil
 }
 
 // Decode turns a stored record back into an envelope with its Go event value,

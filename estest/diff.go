@@ -10,9 +10,9 @@ import (
 	"github.com/google/uuid"
 )
 
-// fieldDiffs compares two values of one type and describes every leaf that differs
+// FieldDiffs compares two values of one type and describes every leaf that differs
 // as "Field: expected X, actual Y", skipping the fields named in ignore.
-func fieldDiffs(expected, actual any, ignore ...string) []string {
+func FieldDiffs(expected, actual any, ignore ...string) []string {
 	r := &diffReporter{ignore: ignore}
 	cmp.Equal(expected, actual, cmp.Exporter(func(reflect.Type) bool { return true }), cmp.Reporter(r))
 	return r.diffs

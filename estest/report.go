@@ -59,7 +59,7 @@ func compare(names *es.Registry, expected []any, actual []item) []row {
 				rw.details = []string{fmt.Sprintf("expected a %s, actual a %s", rw.expected, rw.actual),
 					"actual payload: " + jsonOf(actual[i].value)}
 			} else {
-				rw.details = fieldDiffs(e, actual[i].value)
+				rw.details = FieldDiffs(e, actual[i].value)
 			}
 			rw.ok = len(rw.details) == 0
 		}

@@ -262,7 +262,7 @@ func (m *likeMatcher) Match(actual any) (bool, error) {
 		m.diffs = []string{fmt.Sprintf("expected a %T, actual a %T", m.expected, actual)}
 		return false, nil
 	}
-	m.diffs = fieldDiffs(m.expected, actual, m.ignore...)
+	m.diffs = FieldDiffs(m.expected, actual, m.ignore...)
 	return len(m.diffs) == 0, nil
 }
 

@@ -1,0 +1,21 @@
+// Package projectortest specifies projectors the way estest specifies commands:
+// given events, then rows.
+//
+//	var posts = projectortest.New(blog.Register, blog.NewPostProjector(),
+//		projectortest.Options{ReplayTwice: true})
+//
+//	It("keeps the title", func() {
+//		posts.Given(postID, blog.PostAdded{}, blog.PostTitleChanged{Title: "Hi"}).
+//			ThenRecords(blog.PostRecords, blog.PostRecord{AggregateID: postID, Title: "Hi"})
+//	})
+//
+// The events are stored and the projector runs in the same transaction, as it does
+// inline in the command service; only the projector under test runs. With
+// [Options.ReplayTwice] every event is applied a second time before the check, so
+// a projector that is not idempotent fails. A failing check prints the events
+// given, a table of rows by primary key (ok, differs, missing, unexpected) and
+// every differing field.
+//
+// Specs run unchanged on any backend: the in-memory store by default, PostgreSQL
+// through [Options.Backend] (pgstore/pgtest).
+package projectortest

@@ -1,0 +1,310 @@
+package projectortest
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/consequent/consequent/es"
+	"github.com/consequent/consequent/estest"
+	"github.com/google/uuid"
+	"github.com/onsi/gomega"
+	"github.com/onsi/gomega/types"
+)
+
+// Options configures a [Fixture]. The zero value works: the in-memory store, each
+// event applied once.
+type Options struct {
+	Backend estest.Backend // nil: estest.Memory
+	// ReplayTwice applies all given events a second time before checking, and
+	// requires the same rows: the projector must be idempotent, as a replay after a
+	// crash between writing rows and recording progress needs.
+	ReplayTwice bool
+}
+
+// Fixture builds projector scenarios for one projector of an application. It is
+// safe for concurrent use; each scenario gets its own store.
+type Fixture struct {
+	register  func(*es.Registry)
+	projector *es.Projector
+	opts      Options
+}
+
+// New returns a fixture for projector, with events registered by register (the
+// application's registration function). Only projector runs, whatever else
+// register adds.
+func New(register func(*es.Registry), projector *es.Projector, opts ...Options) *Fixture {
+	f := &Fixture{register: register, projector: projector}
+	if len(opts) > 0 {
+		f.opts = opts[0]
+	}
+	if f.opts.Backend == nil {
+		f.opts.Backend = estest.Memory
+	}
+	return f
+}
+
+// WithT returns an empty scenario whose failures go to t, for plain go test.
+func (f *Fixture) WithT(t types.GomegaTestingT) *Scenario { return f.newScenario(gomega.NewWithT(t)) }
+
+// Given starts a scenario (failures go to Ginkgo); see [Scenario.Given].
+func (f *Fixture) Given(streamID uuid.UUID, events ...any) *Scenario {
+	return f.newScenario(gomega.Default).given(streamID, events)
+}
+
+// Scenario is one projector spec: its own store, the events given, the rows then.
+// It is for one goroutine.
+type Scenario struct {
+	f        *Fixture
+	g        gomega.Gomega
+	ctx      context.Context
+	reg      *es.Registry
+	store    es.EventStore
+	ready    bool
+	history  []es.Envelope
+	replayed bool
+	versions map[uuid.UUID]int64
+	seq      uint64
+}
+
+func (f *Fixture) newScenario(g gomega.Gomega) *Scenario {
+	return &Scenario{f: f, g: g, ctx: context.Background(), versions: map[uuid.UUID]int64{}}
+}
+
+// offset points failures at the spec line: spec → exported method → step → Expect.
+const offset = 2
+
+func (s *Scenario) setup() bool {
+	if s.ready {
+		return true
+	}
+	s.reg = es.NewRegistry()
+	s.f.register(s.reg)
+	if !s.g.Expect(s.reg.Err()).WithOffset(offset+1).To(gomega.Succeed(), "projectortest: the registration function has mistakes") {
+		return false
+	}
+	var err error
+	s.store, err = s.f.opts.Backend(s.ctx)
+	if !s.g.Expect(err).WithOffset(offset+1).To(gomega.Succeed(), "projectortest: the backend could not make a store") {
+		return false
+	}
+	err = s.store.Views().CreateTables(s.ctx, s.f.projector.Tables()...)
+	s.ready = s.g.Expect(err).WithOffset(offset+1).To(gomega.Succeed(), "projectortest: creating the projector's tables")
+	return s.ready
+}
+
+// Views returns the scenario's view tables, for checks of one's own.
+func (s *Scenario) Views() es.Persistor {
+	s.setup()
+	return s.store.Views()
+}
+
+// Given stores events in stream streamID (its type follows from the events'
+// registration) and runs the projector on them in the same transaction, as the
+// command service does for inline projectors.
+func (s *Scenario) Given(streamID uuid.UUID, events ...any) *Scenario {
+	return s.given(streamID, events)
+}
+
+func (s *Scenario) given(streamID uuid.UUID, events []any) *Scenario {
+	if !s.setup() {
+		return s
+	}
+	err := s.commit(streamID, events)
+	s.g.Expect(err).WithOffset(offset).To(gomega.Succeed(), "projectortest: Given(%s)", streamID)
+	return s
+}
+
+func (s *Scenario) commit(streamID uuid.UUID, events []any) error {
+	if len(events) == 0 {
+		return fmt.Errorf("no events: list the stream's events after its id")
+	}
+	agg, ok := s.reg.AggregateOf(events[0])
+	if !ok {
+		return fmt.Errorf("%T is not a registered event: register it with es.RegisterEvent", events[0])
+	}
+	s.seq++
+	cmd := es.CommandRecord{ID: estest.ID(1_000_000 + s.seq), Type: "projectortest.Given", Data: []byte("{}"), Time: estest.DefaultStart}
+	w := es.StreamWrite{StreamID: streamID, StreamType: agg.Name(), ExpectedVersion: s.versions[streamID]}
+	for i, e := range events {
+		typ, schema, data, err := s.reg.Encode(e)
+		if err != nil {
+			return err
+		}
+		s.seq++
+		w.Events = append(w.Events, es.EventRecord{ID: estest.ID(1_000_000 + s.seq), StreamID: streamID, StreamType: agg.Name(),
+			Version: w.ExpectedVersion + int64(i) + 1, Type: typ, Schema: schema, Data: data,
+			Meta: es.Meta{Time: estest.DefaultStart, CommandID: cmd.ID, CorrelationID: cmd.ID, CausationID: cmd.ID}})
+	}
+	c := &es.Commit{Command: cmd, Streams: []es.StreamWrite{w}}
+	var envs []es.Envelope
+	err := s.store.Commit(s.ctx, c, func(ctx context.Context, views es.Persistor) error {
+		envs = nil
+		for _, rec := range c.Streams[0].Events {
+			env, err := s.reg.Decode(rec)
+			if err != nil {
+				return err
+			}
+			if err := s.f.projector.Apply(ctx, views, env); err != nil {
+				return err
+			}
+			envs = append(envs, env)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	s.versions[streamID] += int64(len(events))
+	s.history = append(s.history, envs...)
+	return nil
+}
+
+// replay applies every given event once more, when the fixture asks for it.
+func (s *Scenario) replay() error {
+	if !s.f.opts.ReplayTwice || s.replayed {
+		return nil
+	}
+	s.replayed = true
+	for _, env := range s.history {
+		if err := s.f.projector.Apply(s.ctx, s.store.Views(), env); err != nil {
+			return fmt.Errorf("the projector is not idempotent: applying the events a second time failed: %w", err)
+		}
+	}
+	return nil
+}
+
+// recordTable is a table whose rows convert to records and back, like *es.Table[R].
+type recordTable interface {
+	es.Tabler
+	RowOf(record any) (es.Row, error)
+	RecordOf(row es.Row) (any, error)
+}
+
+// ThenRecords checks that table holds exactly the given records: each compared
+// field by field with the row of the same primary key.
+func (s *Scenario) ThenRecords(table es.Tabler, records ...any) {
+	if !s.setup() {
+		return
+	}
+	rt, ok := table.(recordTable)
+	if !ok {
+		s.g.Expect(table).WithOffset(offset-1).To(gomega.BeNil(), "projectortest: ThenRecords needs an *es.Table[R], to turn rows into records")
+		return
+	}
+	if err := s.replay(); !s.g.Expect(err).WithOffset(offset-1).To(gomega.Succeed(), s.context()) {
+		return
+	}
+	rows, err := s.store.Views().Find(s.ctx, table.Def().Name, nil)
+	if !s.g.Expect(err).WithOffset(offset-1).To(gomega.Succeed(), "projectortest: reading %s", table.Def().Name) {
+		return
+	}
+	report, err := s.compare(rt, records, rows)
+	if !s.g.Expect(err).WithOffset(offset-1).To(gomega.Succeed(), "projectortest: ThenRecords") {
+		return
+	}
+	s.g.Expect(report).WithOffset(offset - 1).To(beNoReport{})
+}
+
+// beNoReport succeeds on an empty report and fails with the report as its message.
+type beNoReport struct{}
+
+func (beNoReport) Match(actual any) (bool, error)   { return actual == "", nil }
+func (beNoReport) FailureMessage(actual any) string { return actual.(string) }
+func (beNoReport) NegatedFailureMessage(any) string { return "expected the rows to differ" }
+
+// ThenNoRecords checks that table is empty.
+func (s *Scenario) ThenNoRecords(table es.Tabler) { s.ThenRecords(table) }
+
+func (s *Scenario) context() string {
+	var b strings.Builder
+	b.WriteString("Given:\n")
+	var last uuid.UUID
+	for _, e := range s.history {
+		if e.StreamID != last {
+			fmt.Fprintf(&b, "  stream %s (%s)\n", e.StreamID, e.StreamType)
+			last = e.StreamID
+		}
+		fmt.Fprintf(&b, "    %d %s %s\n", e.Version, e.Type, e.Data)
+	}
+	return b.String()
+}
+
+// compare returns the failure report, or "" when the rows are as expected.
+func (s *Scenario) compare(t recordTable, expected []any, rows []es.Row) (string, error) {
+	def := t.Def()
+	actual := map[string]any{}
+	var keys []string
+	for _, row := range rows {
+		rec, err := t.RecordOf(row)
+		if err != nil {
+			return "", err
+		}
+		k := keyText(def, row)
+		actual[k] = rec
+		keys = append(keys, k)
+	}
+	type line struct{ key, status string }
+	var lines []line
+	var details []string
+	seen := map[string]bool{}
+	for _, e := range expected {
+		row, err := t.RowOf(e)
+		if err != nil {
+			return "", err
+		}
+		k := keyText(def, row)
+		seen[k] = true
+		a, ok := actual[k]
+		if !ok {
+			lines = append(lines, line{k, "missing"})
+			details = append(details, fmt.Sprintf("row %s, missing:\n    expected %+v", k, e))
+			continue
+		}
+		if diffs := estest.FieldDiffs(e, a); len(diffs) > 0 {
+			lines = append(lines, line{k, "differs"})
+			details = append(details, fmt.Sprintf("row %s:\n    %s", k, strings.Join(diffs, "\n    ")))
+			continue
+		}
+		lines = append(lines, line{k, "ok"})
+	}
+	for _, k := range keys {
+		if !seen[k] {
+			lines = append(lines, line{k, "unexpected"})
+			details = append(details, fmt.Sprintf("row %s, unexpected:\n    actual %+v", k, actual[k]))
+		}
+	}
+	if len(details) == 0 {
+		return "", nil
+	}
+	sort.SliceStable(lines, func(i, j int) bool { return lines[i].key < lines[j].key })
+	var b strings.Builder
+	b.WriteString(s.context())
+	fmt.Fprintf(&b, "Then: the rows of %s differ (%d expected, %d actual):\n", def.Name, len(expected), len(rows))
+	w := len("key")
+	for _, l := range lines {
+		w = max(w, len(l.key))
+	}
+	fmt.Fprintf(&b, "  %-*s  status\n", w, "key")
+	for _, l := range lines {
+		fmt.Fprintf(&b, "  %-*s  %s\n", w, l.key, l.status)
+	}
+	for _, d := range details {
+		fmt.Fprintf(&b, "\n  %s\n", d)
+	}
+	fmt.Fprintf(&b, "\nCompared: every column of every row of %s, matched by primary key.", def.Name)
+	if s.f.opts.ReplayTwice {
+		b.WriteString(" The events were applied twice.")
+	}
+	b.WriteString("\n")
+	return b.String(), nil
+}
+
+func keyText(def es.TableDef, row es.Row) string {
+	parts := make([]string, len(def.Key))
+	for i, k := range def.Key {
+		parts[i] = fmt.Sprintf("%s=%v", k, row[k])
+	}
+	return strings.Join(parts, ",")
+}

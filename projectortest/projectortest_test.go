@@ -1,0 +1,123 @@
+package projectortest_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/consequent/consequent/es"
+	"github.com/consequent/consequent/estest"
+	"github.com/consequent/consequent/projectortest"
+	"github.com/google/uuid"
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+)
+
+type (
+	Opened    struct{ Owner string }
+	Deposited struct{ Amount int }
+)
+
+type Account struct{ es.AggregateRoot }
+
+func (*Account) On(any) {}
+
+type Balance struct {
+	ID     uuid.UUID `db:"id"`
+	Owner  string
+	Amount int
+}
+
+var Balances = es.NewTable[Balance]("balances", "id")
+
+func register(r *es.Registry) {
+	a := es.RegisterAggregate(r, "bank.Account", func() *Account { return new(Account) })
+	es.RegisterEvent[Opened](a, "bank.Opened")
+	es.RegisterEvent[Deposited](a, "bank.Deposited")
+}
+
+// balances is idempotent: it upserts, and remembers nothing it cannot recompute.
+func balances(insert bool) *es.Projector {
+	p := es.NewProjector("balances", Balances)
+	es.Project(p, func(ctx context.Context, v es.Persistor, e es.Envelope, ev Opened) error {
+		if insert {
+			return Balances.Insert(ctx, v, Balance{ID: e.StreamID, Owner: ev.Owner})
+		}
+		return Balances.Upsert(ctx, v, Balance{ID: e.StreamID, Owner: ev.Owner})
+	})
+	es.Project(p, func(ctx context.Context, v es.Persistor, e es.Envelope, ev Deposited) error {
+		_, err := Balances.Update(ctx, v, es.Where{"id": e.StreamID}, func(b *Balance) { b.Amount = ev.Amount })
+		return err
+	})
+	return p
+}
+
+type recorder struct{ failures []string }
+
+func (r *recorder) Helper() {}
+func (r *recorder) Fatalf(format string, args ...any) {
+	r.failures = append(r.failures, fmt.Sprintf(format, args...))
+}
+func (r *recorder) output() string { return strings.TrimPrefix(strings.Join(r.failures, "\n"), "\n") }
+
+var _ = Describe("a projector scenario", func() {
+	a, b := estest.ID(1), estest.ID(2)
+	spec := projectortest.New(register, balances(false), projectortest.Options{ReplayTwice: true})
+
+	It("passes when the table holds exactly the records", func() {
+		spec.Given(a, Opened{Owner: "ann"}, Deposited{Amount: 5}).
+			Given(b, Opened{Owner: "bob"}).
+			ThenRecords(Balances, Balance{ID: b, Owner: "bob"}, Balance{ID: a, Owner: "ann", Amount: 5})
+	})
+
+	It("checks an empty table", func() {
+		spec.WithT(&recorder{}).ThenNoRecords(Balances)
+	})
+
+	It("reports missing, unexpected and differing rows field by field", func() {
+		t := &recorder{}
+		spec.WithT(t).Given(a, Opened{Owner: "ann"}, Deposited{Amount: 5}).Given(b, Opened{Owner: "bob"}).
+			ThenRecords(Balances, Balance{ID: a, Owner: "ann", Amount: 6}, Balance{ID: estest.ID(3)})
+		Expect(t.output()).To(Equal(`Given:
+  stream 00000000-0000-0000-0000-000000000001 (bank.Account)
+    1 bank.Opened {"Owner":"ann"}
+    2 bank.Deposited {"Amount":5}
+  stream 00000000-0000-0000-0000-000000000002 (bank.Account)
+    1 bank.Opened {"Owner":"bob"}
+Then: the rows of balances differ (2 expected, 2 actual):
+  key                                      status
+  id=00000000-0000-0000-0000-000000000001  differs
+  id=00000000-0000-0000-0000-000000000002  unexpected
+  id=00000000-0000-0000-0000-000000000003  missing
+
+  row id=00000000-0000-0000-0000-000000000001:
+    Amount: expected 6, actual 5
+
+  row id=00000000-0000-0000-0000-000000000003, missing:
+    expected {ID:00000000-0000-0000-0000-000000000003 Owner: Amount:0}
+
+  row id=00000000-0000-0000-0000-000000000002, unexpected:
+    actual {ID:00000000-0000-0000-0000-000000000002 Owner:bob Amount:0}
+
+Compared: every column of every row of balances, matched by primary key. The events were applied twice.
+`))
+	})
+
+	It("catches a projector that is not idempotent", func() {
+		t := &recorder{}
+		projectortest.New(register, balances(true), projectortest.Options{ReplayTwice: true}).WithT(t).
+			Given(a, Opened{Owner: "ann"}).ThenRecords(Balances, Balance{ID: a, Owner: "ann"})
+		Expect(t.output()).To(ContainSubstring("the projector is not idempotent: applying the events a second time failed"))
+		Expect(t.output()).To(ContainSubstring("duplicate record"))
+	})
+
+	It("runs only the projector under test and refuses undeclared tables", func() {
+		other := es.NewProjector("sneaky")
+		es.Project(other, func(ctx context.Context, v es.Persistor, e es.Envelope, _ Opened) error {
+			return Balances.Insert(ctx, v, Balance{ID: e.StreamID})
+		})
+		t := &recorder{}
+		projectortest.New(register, other).WithT(t).Given(a, Opened{})
+		Expect(t.output()).To(ContainSubstring("table not managed by this projector"))
+	})
+})

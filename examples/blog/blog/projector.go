@@ -24,8 +24,10 @@ var PostRecords = es.NewTable[PostRecord]("post_records", "aggregate_id").Index(
 func NewPostProjector() *es.Projector {
 	p := es.NewProjector("post_projector", PostRecords)
 	byID := func(e es.Envelope) es.Where { return es.Where{"aggregate_id": e.StreamID} }
+	// Upsert, not Insert: applying the events again (a rebuild, or a resume after
+	// a crash) must give the same rows, not a duplicate-key error.
 	es.Project(p, func(ctx context.Context, v es.Persistor, e es.Envelope, _ PostAdded) error {
-		return PostRecords.Insert(ctx, v, PostRecord{AggregateID: e.StreamID})
+		return PostRecords.Upsert(ctx, v, PostRecord{AggregateID: e.StreamID})
 	})
 	es.Project(p, func(ctx context.Context, v es.Persistor, e es.Envelope, ev PostAuthorChanged) error {
 		_, err := PostRecords.Update(ctx, v, byID(e), func(r *PostRecord) { r.Author = ev.Author })

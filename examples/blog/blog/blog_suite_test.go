@@ -20,4 +20,5 @@ var _ = Describe("on the in-memory store", func() {
 	postSpecs(estest.Memory)
 	authorSpecs(estest.Memory)
 	publicationSpecs(estest.Memory)
+	projectorSpecs(estest.Memory)
 })

@@ -17,9 +17,11 @@ func Example() {
 	ctx := context.Background()
 	reg := es.NewRegistry()
 	blog.Register(reg)
+	// A manual clock and sequential ids make the output stable; production code
+	// leaves both out (the system clock, UUIDv7 ids).
 	svc, err := es.NewCommandService(ctx, reg, es.NewMemoryStore(), es.Options{
-		Clock: es.NewManualClock(time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)), // for a stable output;
-		IDs:   new(es.SequentialIDs),                                        // leave both out in production
+		Clock: es.NewManualClock(time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)),
+		IDs:   new(es.SequentialIDs),
 	})
 	if err != nil {
 		log.Fatal(err)

@@ -1,0 +1,48 @@
+package pgstore_test
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/consequent/consequent/es"
+	"github.com/google/uuid"
+)
+
+var t0 = time.Date(2026, 3, 4, 5, 6, 7, 891234567, time.FixedZone("CET", 3600))
+
+func newCommand() es.CommandRecord {
+	id := uuid.Must(uuid.NewV7())
+	return es.CommandRecord{ID: id, Type: "test.Do", Data: []byte(`{"n": 1}`), Time: t0, UserID: "alice",
+		CorrelationID: id, Metadata: map[string]string{"ip": "127.0.0.1"}}
+}
+
+// write returns n events of stream id (type "test.Thing") after version expected,
+// recorded by cmd.
+func write(cmd es.CommandRecord, id uuid.UUID, expected int64, n int) es.StreamWrite {
+	w := es.StreamWrite{StreamID: id, StreamType: "test.Thing", ExpectedVersion: expected}
+	for i := range n {
+		v := expected + int64(i) + 1
+		w.Events = append(w.Events, es.EventRecord{
+			ID: uuid.Must(uuid.NewV7()), StreamID: id, StreamType: "test.Thing", Version: v,
+			Type: "test.Happened", Schema: 1, Data: fmt.Appendf(nil, `{"n": %d, "s": "x"}`, v),
+			Meta: es.Meta{Time: t0, CommandID: cmd.ID, CorrelationID: cmd.CorrelationID, CausationID: cmd.ID,
+				UserID: cmd.UserID, Metadata: map[string]string{"k": "v"}},
+		})
+	}
+	return w
+}
+
+// commitOf builds a commit of one command and the given writes, made with write.
+func commitOf(writes ...func(es.CommandRecord) es.StreamWrite) *es.Commit {
+	c := &es.Commit{Command: newCommand()}
+	for _, w := range writes {
+		c.Streams = append(c.Streams, w(c.Command))
+	}
+	return c
+}
+
+func stream(id uuid.UUID, expected int64, n int) func(es.CommandRecord) es.StreamWrite {
+	return func(cmd es.CommandRecord) es.StreamWrite { return write(cmd, id, expected, n) }
+}
+
+func newID() uuid.UUID { return uuid.Must(uuid.NewV7()) }

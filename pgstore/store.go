@@ -1,0 +1,128 @@
+package pgstore
+
+import (
+	"fmt"
+
+	"github.com/consequent/consequent/es"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Default schema names, used when a [Config] field is empty.
+const (
+	DefaultSchema     = "consequent"
+	DefaultViewSchema = "consequent_views"
+)
+
+// Config names the PostgreSQL schemas pgstore works in. The zero value uses
+// [DefaultSchema] and [DefaultViewSchema]. Names must be lower-case identifiers
+// (letters, digits, underscores) and the two schemas must differ.
+type Config struct {
+	Schema     string // event-store schema, default "consequent"
+	ViewSchema string // view tables schema, default "consequent_views"
+}
+
+// withDefaults returns cfg with empty fields defaulted, or an error when a name is
+// not a valid identifier.
+func (cfg Config) withDefaults() (Config, error) {
+	if cfg.Schema == "" {
+		cfg.Schema = DefaultSchema
+	}
+	if cfg.ViewSchema == "" {
+		cfg.ViewSchema = DefaultViewSchema
+	}
+	if err := checkIdent("Config.Schema", cfg.Schema); err != nil {
+		return cfg, err
+	}
+	if err := checkIdent("Config.ViewSchema", cfg.ViewSchema); err != nil {
+		return cfg, err
+	}
+	if cfg.Schema == cfg.ViewSchema {
+		return cfg, fmt.Errorf("pgstore: Config.Schema and Config.ViewSchema are both %q: view tables need a schema of their own", cfg.Schema)
+	}
+	return cfg, nil
+}
+
+// Store is the PostgreSQL [es.EventStore]. Build it with [New] on a pool whose
+// database [Migrate] has prepared. A Store is safe for concurrent use.
+type Store struct {
+	pool    *pgxpool.Pool
+	cfg     Config
+	err     error // a configuration error, returned by every method
+	sql     storeSQL
+	catalog *catalog // view-table definitions, shared by the store's Views
+}
+
+var _ es.EventStore = (*Store)(nil)
+
+// New returns the store on pool. A Config with an invalid schema name does not
+// fail here: every method of the store returns the error.
+func New(pool *pgxpool.Pool, cfg Config) *Store {
+	cfg, err := cfg.withDefaults()
+	s := &Store{pool: pool, cfg: cfg, err: err, catalog: newCatalog()}
+	if err == nil {
+		s.sql = newStoreSQL(cfg.Schema)
+	}
+	return s
+}
+
+// Views returns the store's view tables on the pool: each call runs in its own
+// transaction. Writes that must commit with events go through the inTx function
+// of [Store.Commit] instead.
+func (s *Store) Views() es.Persistor { return s.views(s.pool) }
+
+func (s *Store) views(q Querier) *Views {
+	return &Views{q: q, schema: s.cfg.ViewSchema, err: s.err, catalog: s.catalog}
+}
+
+// storeSQL holds the store's statements, with the schema filled in.
+type storeSQL struct {
+	commit, lockStreams, deleteStream                           string
+	loadStream, streamInfo, readLog, loadSnapshot, commands     string
+	heldKeys, importStreams, importCommand, upsertImportStreams string
+}
+
+const eventColumns = `e.id, e.stream_id, s.type, e.version, e.position, e.xact_id, e.type, e.schema,
+	e.data, e.time, e.command_id, e.correlation_id, e.causation_id, coalesce(e.user_id, ''), e.metadata`
+
+func newStoreSQL(schema string) storeSQL {
+	q := storeSQL{
+		commit: `SELECT xact_id, positions FROM {{schema}}.commit(
+			$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
+			$17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32)`,
+		lockStreams:  `SELECT {{schema}}.lock_streams($1)`,
+		deleteStream: `SELECT {{schema}}.delete_stream($1)`,
+		loadStream: `SELECT ` + eventColumns + `
+			FROM {{schema}}.events e JOIN {{schema}}.streams s ON s.stream_id = e.stream_id
+			WHERE e.stream_id = $1 AND e.version BETWEEN $2 AND $3 AND e.time <= $4
+			ORDER BY e.version`,
+		streamInfo: `SELECT type, version FROM {{schema}}.streams WHERE stream_id = $1`,
+		// Never cast xact_id in the select list: ORDER BY would sort the cast
+		// and miss the (xact_id, position) index.
+		readLog: `SELECT ` + eventColumns + `
+			FROM {{schema}}.events e JOIN {{schema}}.streams s ON s.stream_id = e.stream_id
+			WHERE (e.xact_id, e.position) > ($1::xid8, $2::bigint)
+			  AND e.xact_id < pg_snapshot_xmin(pg_current_snapshot())
+			ORDER BY e.xact_id, e.position
+			LIMIT $3`,
+		loadSnapshot: `SELECT n.version, n.data, s.type
+			FROM {{schema}}.snapshots n JOIN {{schema}}.streams s ON s.stream_id = n.stream_id
+			WHERE n.stream_id = $1 AND n.schema = $2 AND n.version <= $3
+			ORDER BY n.version DESC LIMIT 1`,
+		commands: `SELECT id, type, data, time, coalesce(user_id, ''), correlation_id, causation_id, metadata
+			FROM {{schema}}.commands WHERE id = ANY($1)`,
+		heldKeys: `SELECT u.scope, u.key, u.stream_id
+			FROM {{schema}}.unique_keys u
+			JOIN unnest($1::text[], $2::text[]) AS k(scope, key) ON u.scope = k.scope AND u.key = k.key`,
+		importStreams: `SELECT stream_id, type, version FROM {{schema}}.streams WHERE stream_id = ANY($1)`,
+		importCommand: `INSERT INTO {{schema}}.commands (id, type, data, time) VALUES ($1, $2, $3, $4)`,
+		upsertImportStreams: `INSERT INTO {{schema}}.streams (stream_id, type, version)
+			SELECT * FROM unnest($1::uuid[], $2::text[], $3::bigint[])
+			ON CONFLICT (stream_id) DO UPDATE SET version = EXCLUDED.version`,
+	}
+	for _, p := range []*string{&q.commit, &q.lockStreams, &q.deleteStream, &q.loadStream, &q.streamInfo,
+		&q.readLog, &q.loadSnapshot, &q.commands, &q.heldKeys, &q.importStreams, &q.importCommand,
+		&q.upsertImportStreams} {
+		*p = withSchema(*p, schema)
+	}
+	return q
+}

@@ -182,4 +182,3 @@ func (s *importSource) Values() ([]any, error) {
 }
 
 func (s *importSource) Err() error { return s.err }
-

@@ -313,4 +313,3 @@ func prepareWhere(def es.TableDef, where es.Where) (es.Row, error) {
 	}
 	return out, nil
 }
-

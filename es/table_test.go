@@ -1,0 +1,159 @@
+package es_test
+
+import (
+	"context"
+	"time"
+
+	"github.com/consequent/consequent/es"
+	"github.com/google/uuid"
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+)
+
+type tags struct {
+	Names []string `json:"names"`
+}
+
+// everything has a field of every column type.
+type everything struct {
+	AggregateID uuid.UUID `db:"id"`
+	HTTPStatus  int
+	Name        string
+	Score       float64
+	Active      bool
+	At          time.Time
+	Raw         []byte
+	Note        *string
+	Closed      *time.Time
+	Tags        tags
+	Labels      []string
+	Attrs       map[string]int
+	Extra       *tags
+	Skipped     string `db:"-"`
+	unexported  int
+}
+
+var _ = everything{}.unexported
+
+var Everything = es.NewTable[everything]("everything", "id").Index("name", "active")
+
+var _ = Describe("Table", func() {
+	ctx := context.Background()
+
+	It("maps fields to columns: snake_case names, db tags, pointers nullable, other types JSON", func() {
+		d := Everything.Def()
+		Expect(d.Name).To(Equal("everything"))
+		Expect(Everything.Name()).To(Equal("everything"))
+		Expect(d.Key).To(Equal([]string{"id"}))
+		Expect(d.Indexes).To(Equal([][]string{{"name", "active"}}))
+		Expect(d.Columns).To(Equal([]es.Column{
+			{Name: "id", Type: es.UUID},
+			{Name: "http_status", Type: es.Int},
+			{Name: "name", Type: es.Text},
+			{Name: "score", Type: es.Float},
+			{Name: "active", Type: es.Bool},
+			{Name: "at", Type: es.Time},
+			{Name: "raw", Type: es.Bytes},
+			{Name: "note", Type: es.Text, Nullable: true},
+			{Name: "closed", Type: es.Time, Nullable: true},
+			{Name: "tags", Type: es.JSON, Nullable: true},
+			{Name: "labels", Type: es.JSON, Nullable: true},
+			{Name: "attrs", Type: es.JSON, Nullable: true},
+			{Name: "extra", Type: es.JSON, Nullable: true},
+		}))
+	})
+
+	It("panics on a definition mistake, saying what to fix", func() {
+		Expect(func() { es.NewTable[everything]("t", "nope") }).To(PanicWith(MatchError(ContainSubstring(`key column "nope" is not a field of es_test.everything (tag the field`))))
+		Expect(func() { es.NewTable[everything]("t", "note") }).To(PanicWith(MatchError(ContainSubstring(`key column "note" must not be a pointer`))))
+		Expect(func() { es.NewTable[everything]("t") }).To(PanicWith(MatchError(ContainSubstring("no primary key"))))
+		Expect(func() { es.NewTable[int]("t", "x") }).To(PanicWith(MatchError(ContainSubstring("row type int is not a struct"))))
+		Expect(func() { es.NewTable[everything]("", "id") }).To(PanicWith(MatchError(ContainSubstring("has no name"))))
+		Expect(func() { es.NewTable[everything]("t", "id").Index("nope") }).To(PanicWith(ContainSubstring(`index column "nope" does not exist`)))
+	})
+
+	It("converts records to canonical rows and back (RowOf, RecordOf)", func() {
+		note := "n"
+		closed := time.Date(2026, 2, 3, 4, 5, 6, 789_123_456, time.FixedZone("X", 3600))
+		rec := everything{AggregateID: uuid.New(), HTTPStatus: 404, Name: "x", Score: 1.5, Active: true,
+			At: closed, Raw: []byte{1, 2}, Note: &note, Closed: &closed, Tags: tags{Names: []string{"a"}},
+			Labels: []string{"l"}, Attrs: map[string]int{"k": 1}, Extra: &tags{Names: []string{"e"}}, Skipped: "gone"}
+		row, err := Everything.RowOf(rec)
+		Expect(err).NotTo(HaveOccurred())
+		canonicalTime := time.Date(2026, 2, 3, 3, 5, 6, 789_123_000, time.UTC)
+		Expect(row).To(Equal(es.Row{
+			"id": rec.AggregateID, "http_status": int64(404), "name": "x", "score": 1.5, "active": true,
+			"at": canonicalTime, "raw": []byte{1, 2}, "note": "n", "closed": canonicalTime,
+			"tags": []byte(`{"names":["a"]}`), "labels": []byte(`["l"]`), "attrs": []byte(`{"k":1}`),
+			"extra": []byte(`{"names":["e"]}`),
+		}))
+
+		back, err := Everything.RecordOf(row)
+		Expect(err).NotTo(HaveOccurred())
+		want := rec
+		want.At, want.Closed, want.Skipped = canonicalTime, &canonicalTime, ""
+		Expect(back).To(Equal(want))
+
+		row, err = Everything.RowOf(everything{})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(row["note"]).To(BeNil())
+		Expect(row["extra"]).To(BeNil())
+		back, err = Everything.RecordOf(row)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(back.(everything).Note).To(BeNil())
+		Expect(back.(everything).Extra).To(BeNil())
+
+		_, err = Everything.RowOf(AccountRecord{})
+		Expect(err).To(MatchError(ContainSubstring("record is a es_test.AccountRecord, want es_test.everything")))
+	})
+
+	Describe("on a persistor", func() {
+		var views *es.MemoryViews
+		a, b := uuid.MustParse("00000000-0000-0000-0000-00000000000a"), uuid.MustParse("00000000-0000-0000-0000-00000000000b")
+		BeforeEach(func() {
+			views = es.NewMemoryViews()
+			Expect(views.CreateTables(ctx, AccountRecords.Def())).To(Succeed())
+			Expect(AccountRecords.Insert(ctx, views, AccountRecord{ID: b, Owner: "Bob", Balance: 2})).To(Succeed())
+			Expect(AccountRecords.Insert(ctx, views, AccountRecord{ID: a, Owner: "Ann", Balance: 1})).To(Succeed())
+		})
+
+		It("finds rows ordered by key, and gets exactly one", func() {
+			Expect(AccountRecords.Find(ctx, views, es.Where{})).To(Equal([]AccountRecord{{a, "Ann", 1}, {b, "Bob", 2}}))
+			Expect(AccountRecords.Get(ctx, views, es.Where{"owner": "Bob"})).To(Equal(AccountRecord{b, "Bob", 2}))
+			_, err := AccountRecords.Get(ctx, views, es.Where{"owner": "Cy"})
+			Expect(err).To(MatchError(es.ErrRecordNotFound))
+			_, err = AccountRecords.Get(ctx, views, es.Where{})
+			Expect(err).To(MatchError(ContainSubstring("2 rows match, want one")))
+		})
+
+		It("refuses a duplicate key and upserts", func() {
+			Expect(AccountRecords.Insert(ctx, views, AccountRecord{ID: a})).To(MatchError(es.ErrDuplicateRecord))
+			Expect(AccountRecords.Upsert(ctx, views, AccountRecord{ID: a, Owner: "Ann2"})).To(Succeed())
+			Expect(AccountRecords.Get(ctx, views, es.Where{"id": a})).To(Equal(AccountRecord{a, "Ann2", 0}))
+		})
+
+		It("updates matching rows, counting them, and refuses to change a key", func() {
+			n, err := AccountRecords.Update(ctx, views, es.Where{}, func(r *AccountRecord) { r.Balance *= 10 })
+			Expect(err).NotTo(HaveOccurred())
+			Expect(n).To(Equal(int64(2)))
+			Expect(AccountRecords.Find(ctx, views, es.Where{})).To(Equal([]AccountRecord{{a, "Ann", 10}, {b, "Bob", 20}}))
+
+			_, err = AccountRecords.Update(ctx, views, es.Where{"id": a}, func(r *AccountRecord) { r.ID = uuid.New() })
+			Expect(err).To(MatchError(ContainSubstring("account_records: update changed key column id")))
+			Expect(AccountRecords.Get(ctx, views, es.Where{"id": a})).To(Equal(AccountRecord{a, "Ann", 10}))
+		})
+
+		It("deletes matching rows, counting them", func() {
+			Expect(AccountRecords.Delete(ctx, views, es.Where{"owner": "Ann"})).To(Equal(int64(1)))
+			Expect(AccountRecords.Delete(ctx, views, es.Where{"owner": "Ann"})).To(Equal(int64(0)))
+			Expect(AccountRecords.Find(ctx, views, es.Where{})).To(Equal([]AccountRecord{{b, "Bob", 2}}))
+		})
+
+		It("stores JSON, nullable and time columns through a persistor", func() {
+			Expect(views.CreateTables(ctx, Everything.Def())).To(Succeed())
+			rec := everything{AggregateID: a, At: testStart, Tags: tags{Names: []string{"x"}}, Labels: []string{"y"}}
+			Expect(Everything.Insert(ctx, views, rec)).To(Succeed())
+			Expect(Everything.Get(ctx, views, es.Where{"id": a})).To(Equal(rec))
+		})
+	})
+})

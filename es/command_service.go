@@ -212,6 +212,9 @@ func (rt *runtime) attempt(ctx context.Context, h *commandHandler, cmd any, meta
 		}
 		for _, env := range envs {
 			for _, p := range rt.reg.projectors {
+				if p.async {
+					continue
+				}
 				if err := p.Apply(ctx, views, env); err != nil {
 					return err
 				}

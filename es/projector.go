@@ -13,9 +13,12 @@ import (
 // [Registry.AddProjector]. A Projector is immutable once registered and safe for
 // concurrent use.
 type Projector struct {
-	name     string
-	tables   []TableDef
-	handlers map[reflect.Type]func(context.Context, Persistor, Envelope) error
+	name       string
+	tables     []TableDef
+	handlers   map[reflect.Type]func(context.Context, Persistor, Envelope) error
+	async      bool
+	version    int
+	partitions int
 }
 
 // Tabler is anything that describes a view table, such as a [*Table].
@@ -32,6 +35,39 @@ func NewProjector(name string, tables ...Tabler) *Projector {
 
 // Name returns the projector's name.
 func (p *Projector) Name() string { return p.name }
+
+// Async makes p an asynchronous projector: instead of running inside every commit,
+// it follows the global log from its checkpoint in a [ProjectionWorker], which
+// commits its writes together with the new checkpoint. It returns p.
+func (p *Projector) Async() *Projector {
+	p.async = true
+	return p
+}
+
+// IsAsync reports whether p runs asynchronously.
+func (p *Projector) IsAsync() bool { return p.async }
+
+// Partitioned splits an async projector into n partitions by stream (n ≤ 256),
+// each with its own checkpoint and lease, so that n workers can share the load;
+// each stream's events stay in order within its partition. It returns p.
+func (p *Projector) Partitioned(n int) *Projector {
+	p.partitions = n
+	return p
+}
+
+// Partitions returns the number of partitions of an async projector (at least 1).
+func (p *Projector) Partitions() int { return max(p.partitions, 1) }
+
+// Versioned sets the projector's version (default 1). Deploying an async projector
+// with a version newer than the one its tables were built with rebuilds them from
+// the whole log (see [ProjectionWorker]). It returns p.
+func (p *Projector) Versioned(v int) *Projector {
+	p.version = v
+	return p
+}
+
+// Version returns the projector's version.
+func (p *Projector) Version() int { return max(p.version, 1) }
 
 // Tables returns the definitions of the tables the projector manages.
 func (p *Projector) Tables() []TableDef { return p.tables }

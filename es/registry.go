@@ -185,9 +185,17 @@ func (r *Registry) CommandName(cmd any) (string, bool) {
 // workflows execute.
 func (r *Registry) Use(m ...Middleware) { r.middleware = append(r.middleware, m...) }
 
-// AddProjector registers an inline projector: it runs inside the commit of every
-// unit of work whose events it handles.
+// AddProjector registers a projector. An inline projector (the default) runs
+// inside the commit of every unit of work whose events it handles, so its tables
+// are never behind the events; an [Projector.Async] one runs in a
+// [ProjectionWorker].
 func (r *Registry) AddProjector(p *Projector) {
+	if p.partitions < 0 || p.partitions > 256 {
+		r.fail("projector %q: %d partitions: use 1 to 256", p.name, p.partitions)
+	}
+	if p.partitions > 1 && !p.async {
+		r.fail("projector %q is partitioned but not async: partitions apply to async projectors", p.name)
+	}
 	for _, q := range r.projectors {
 		if q.name == p.name {
 			r.fail("projector %q registered twice", p.name)

@@ -1,0 +1,59 @@
+# Consequent's build targets. PostgreSQL specs (label "integration") find their
+# server as pgstore/pgtest documents: CONSEQUENT_TEST_DATABASE_URL, else a container
+# of CONSEQUENT_POSTGRES_IMAGE (default postgres:16-alpine), else they are skipped
+# with a message that says how to get one.
+#
+#   make test              every spec, race detector, parallel, random order
+#   make unit              the specs that need no PostgreSQL
+#   make integration-test  only the PostgreSQL specs; a missing database fails
+#   make lint              gofmt and go vet (vet also compiles Examples and benchmarks)
+#   make bench             benchmarks, saved to bench.txt, then the ratio table
+#   make db                start the machine's PostgreSQL (.ci/pg-start.sh, as root)
+#                          and print the export line for CONSEQUENT_TEST_DATABASE_URL
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := test
+
+GO ?= go
+GINKGO ?= $(GO) tool ginkgo
+# -r: every package; -p: one process per core (each gets its own database);
+# --keep-going: report every failing suite, not just the first.
+GINKGO_FLAGS ?= -r -p --race --randomize-all --randomize-suites --keep-going \
+	--timeout=30m --poll-progress-after=120s
+BENCH_FLAGS ?= -run '^$$' -bench . -benchmem
+# Benchmarks of pgstore need a server too; leftover per-process databases are
+# dropped by pgtest.Close.
+BENCH_PKGS ?= ./...
+
+.PHONY: test unit integration-test lint bench bench-ratios db
+
+test:
+	$(GINKGO) $(GINKGO_FLAGS)
+
+unit:
+	$(GINKGO) $(GINKGO_FLAGS) --label-filter='!integration'
+
+integration-test:
+	CONSEQUENT_REQUIRE_DATABASE=1 $(GINKGO) $(GINKGO_FLAGS) --label-filter=integration
+
+lint:
+	@files=$$(find . -name '*.go' -not -path './.*' -not -path '*/testdata/*' | xargs gofmt -l); \
+	if [ -n "$$files" ]; then echo "gofmt: these files need formatting (run gofmt -w):"; echo "$$files"; exit 1; fi
+	$(GO) vet ./...
+
+bench:
+	$(GO) test $(BENCH_FLAGS) $(BENCH_PKGS) | tee bench.txt
+	@$(MAKE) --no-print-directory bench-ratios
+
+# Hook for the ratio table (e.g. pgstore vs the in-memory store, vs the targets in
+# ../shared/reference/pg-store.md): an executable .ci/bench-ratios that reads
+# bench.txt. Until it exists this target only says so.
+bench-ratios:
+	@if [ -x .ci/bench-ratios ]; then .ci/bench-ratios bench.txt; \
+	else echo "bench: raw results in bench.txt; no ratio table yet (add an executable .ci/bench-ratios reading bench.txt)"; fi
+
+db:
+	@if [ "$$(id -u)" = 0 ]; then dsn=$$(.ci/pg-start.sh); else dsn=$$(sudo .ci/pg-start.sh); fi; \
+	echo "PostgreSQL is up. For the specs:"; \
+	echo "  export CONSEQUENT_TEST_DATABASE_URL='$$dsn'"

@@ -26,6 +26,7 @@ type MemoryStore struct {
 	views     *MemoryViews
 	lastPos   int64
 	lastTx    uint64
+	projs     map[string]*ProjectionState
 }
 
 type memStream struct {
@@ -42,6 +43,7 @@ func NewMemoryStore() *MemoryStore {
 		snapshots: map[uuid.UUID][]Snapshot{},
 		commands:  map[uuid.UUID]CommandRecord{},
 		views:     NewMemoryViews(),
+		projs:     map[string]*ProjectionState{},
 	}
 }
 

@@ -174,7 +174,10 @@ func (tx *MemoryTx) Delete(_ context.Context, table string, where Where) (int64,
 	if err != nil {
 		return 0, err
 	}
-	t := tx.views.tables[table]
+	t, err := tx.table(table) // under the lock: CreateTables may be writing the map
+	if err != nil {
+		return 0, err
+	}
 	for _, r := range rows {
 		tx.put(table, keyString(t.def, r), nil)
 	}

@@ -42,7 +42,8 @@ func (c *catalog) forget(name string) {
 // column's place in the primary key (0: not a key column).
 const describeSQL = `
 SELECT a.attname::text, format_type(a.atttypid, a.atttypmod), a.attnotnull,
-       coalesce(array_position(i.indkey::int2[], a.attnum), 0)
+       coalesce((SELECT k.ord FROM unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
+                  WHERE k.attnum = a.attnum), 0)::int4
   FROM pg_catalog.pg_attribute a
   JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace

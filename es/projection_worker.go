@@ -1,0 +1,342 @@
+package es
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+)
+
+// WorkerOptions configures a [ProjectionWorker]. The zero value works.
+type WorkerOptions struct {
+	// Owner names this worker in leases (default: host, process id and a random
+	// suffix). Two workers must never share one.
+	Owner string
+	// LeaseTTL is how long a lease lasts without renewal: the time another worker
+	// waits before taking over from one that died (default 10s).
+	LeaseTTL time.Duration
+	// BatchSize is how many events one transaction applies at most (default 500).
+	BatchSize int
+	// PollMin and PollMax bound the wait between polls of the log when idle; the
+	// wait doubles from PollMin to PollMax and resets on work or [ProjectionWorker.Notify]
+	// (defaults 10ms and 1s).
+	PollMin, PollMax time.Duration
+	// Retries is how often a failing event is retried, with doubling backoff from
+	// RetryBackoff, before the projector stops at it (defaults 5 and 50ms).
+	Retries      int
+	RetryBackoff time.Duration
+	// Progress, when set, is told how a rebuild advances.
+	Progress func(RebuildProgress)
+	// Logger receives failures and takeovers (nil: slog.Default()).
+	Logger *slog.Logger
+}
+
+// ProjectionWorker runs the async projectors of a registry: each follows the
+// global log from its checkpoint and commits its table writes together with the
+// new checkpoint, so each event takes effect once, even across crashes. Each
+// projector (or partition of one) is owned by one worker at a time through a
+// lease; when a worker dies, another takes over once the lease has expired. A
+// projector whose version is newer than its tables' is rebuilt first.
+//
+// A worker is safe for concurrent use. Create it before the command service and it
+// wakes on every commit of that service; across processes it polls with backoff.
+type ProjectionWorker struct {
+	reg   *Registry
+	store ProjectionStore
+	opts  WorkerOptions
+	jobs  []projectionJob
+	wake  chan struct{}
+	log   *slog.Logger
+}
+
+type projectionJob struct {
+	p        *Projector
+	part, of int
+	name     string
+}
+
+// NewProjectionWorker returns a worker for the async projectors in reg, on store,
+// which must implement [ProjectionStore]. It registers an after-commit hook on reg
+// to wake up on commits.
+func NewProjectionWorker(reg *Registry, store EventStore, opts WorkerOptions) (*ProjectionWorker, error) {
+	ps, ok := store.(ProjectionStore)
+	if !ok {
+		return nil, fmt.Errorf("es: async projectors need a store that implements es.ProjectionStore; %T does not", store)
+	}
+	if opts.Owner == "" {
+		host, _ := os.Hostname()
+		var b [4]byte
+		_, _ = rand.Read(b[:])
+		opts.Owner = fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b[:]))
+	}
+	if opts.LeaseTTL <= 0 {
+		opts.LeaseTTL = 10 * time.Second
+	}
+	if opts.BatchSize <= 0 {
+		opts.BatchSize = 500
+	}
+	if opts.PollMin <= 0 {
+		opts.PollMin = 10 * time.Millisecond
+	}
+	if opts.PollMax < opts.PollMin {
+		opts.PollMax = max(time.Second, opts.PollMin)
+	}
+	if opts.Retries < 0 {
+		opts.Retries = 0
+	} else if opts.Retries == 0 {
+		opts.Retries = 5
+	}
+	if opts.RetryBackoff <= 0 {
+		opts.RetryBackoff = 50 * time.Millisecond
+	}
+	w := &ProjectionWorker{reg: reg, store: ps, opts: opts, wake: make(chan struct{}, 1), log: opts.Logger}
+	if w.log == nil {
+		w.log = slog.Default()
+	}
+	for _, p := range reg.projectors {
+		if !p.async {
+			continue
+		}
+		for part := range p.Partitions() {
+			w.jobs = append(w.jobs, projectionJob{p: p, part: part, of: p.Partitions(), name: partitionName(p, part)})
+		}
+	}
+	reg.AfterCommit(func(context.Context, []Envelope) { w.Notify() })
+	return w, nil
+}
+
+// Owner returns the name this worker holds leases under.
+func (w *ProjectionWorker) Owner() string { return w.opts.Owner }
+
+// Notify wakes the worker to look for new events now.
+func (w *ProjectionWorker) Notify() {
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run processes the async projectors until ctx is done, then releases its leases
+// and returns ctx's error. A projector that fails is stopped and logged; the
+// others keep running.
+func (w *ProjectionWorker) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	wakes := make([]chan struct{}, len(w.jobs))
+	for i, j := range w.jobs {
+		wakes[i] = make(chan struct{}, 1)
+		wg.Go(func() { w.follow(ctx, j, wakes[i]) })
+	}
+	wg.Go(func() { // fan the wake-up out to every job
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-w.wake:
+				for _, c := range wakes {
+					select {
+					case c <- struct{}{}:
+					default:
+					}
+				}
+			}
+		}
+	})
+	wg.Wait()
+	release, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	for _, j := range w.jobs {
+		_ = w.store.Release(release, j.name, w.opts.Owner)
+	}
+	return ctx.Err()
+}
+
+// follow runs one job until ctx is done.
+func (w *ProjectionWorker) follow(ctx context.Context, j projectionJob, wake <-chan struct{}) {
+	wait := w.opts.PollMin
+	for ctx.Err() == nil {
+		n, err := w.step(ctx, j)
+		var failure *ProjectionFailure
+		switch {
+		case errors.As(err, &failure):
+			w.log.Error("async projector stopped", "projection", j.name, "error", err)
+			wait = w.opts.PollMax
+		case err != nil && ctx.Err() == nil:
+			w.log.Warn("async projector step failed", "projection", j.name, "error", err)
+			wait = w.opts.PollMax
+		case n == w.opts.BatchSize:
+			wait = w.opts.PollMin
+			continue
+		case n > 0:
+			wait = w.opts.PollMin
+		}
+		select {
+		case <-ctx.Done():
+		case <-wake:
+			wait = w.opts.PollMin
+		case <-time.After(wait):
+			wait = min(wait*2, w.opts.PollMax)
+		}
+	}
+}
+
+// errNotOwner: another worker holds the lease; not a failure.
+var errNotOwner = errors.New("lease held by another worker")
+
+// CatchUp processes every async projector until it has applied every event below
+// the watermark, then returns: nil, or the failures joined. Projections whose
+// lease another worker holds are waited for until ctx is done. It serves tests
+// and tools (projectortest's async mode waits with it).
+func (w *ProjectionWorker) CatchUp(ctx context.Context) error {
+	var errs []error
+	for _, j := range w.jobs {
+		for {
+			n, err := w.step(ctx, j)
+			if errors.Is(err, errNotOwner) {
+				select {
+				case <-ctx.Done():
+					return ctx.Err()
+				case <-time.After(w.opts.PollMin):
+				}
+				continue
+			}
+			if err != nil {
+				errs = append(errs, err)
+				break
+			}
+			if n == 0 {
+				break
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// step applies the next batch of one job and returns how many events it applied.
+func (w *ProjectionWorker) step(ctx context.Context, j projectionJob) (int, error) {
+	held, err := w.store.Lease(ctx, j.name, w.opts.Owner, w.opts.LeaseTTL)
+	if err != nil {
+		return 0, err
+	}
+	if !held {
+		return 0, errNotOwner
+	}
+	st, err := w.store.Projection(ctx, j.name)
+	if err != nil {
+		return 0, err
+	}
+	if st.Failed {
+		return 0, &ProjectionFailure{Projection: j.name, At: st.FailedAt, Err: errors.New(st.Error)}
+	}
+	if st.Version != 0 && st.Version < j.p.Version() {
+		return 0, w.rebuild(ctx, j)
+	}
+	recs, err := w.store.ReadPartition(ctx, st.Checkpoint, w.opts.BatchSize, j.part, j.of)
+	if err != nil || len(recs) == 0 {
+		return 0, err
+	}
+	failed, err := w.apply(ctx, j, recs)
+	if err == nil {
+		return len(recs), nil
+	}
+	if failed < 0 { // not the events' fault: a lease lost, a connection dropped
+		return 0, err
+	}
+	if failed > 0 { // keep what came before the failing event
+		if _, err := w.apply(ctx, j, recs[:failed]); err != nil {
+			return 0, err
+		}
+	}
+	return failed, w.retry(ctx, j, recs[failed], err)
+}
+
+// apply applies recs in one transaction with the checkpoint; on failure it returns
+// the index of the event that failed, or -1 when no event is to blame.
+func (w *ProjectionWorker) apply(ctx context.Context, j projectionJob, recs []EventRecord) (int, error) {
+	failed := -1
+	err := w.store.Advance(ctx, j.name, w.opts.Owner, recs[len(recs)-1].Cursor(), j.p.Version(), func(ctx context.Context, views Persistor) error {
+		for i, rec := range recs {
+			env, err := w.reg.Decode(rec)
+			if err == nil {
+				err = j.p.Apply(ctx, views, env)
+			}
+			if err != nil {
+				failed = i
+				return err
+			}
+		}
+		return nil
+	})
+	if err == nil {
+		return 0, nil
+	}
+	return failed, err
+}
+
+// retry applies one failing event again with backoff; when it keeps failing, the
+// projection is stopped at it.
+func (w *ProjectionWorker) retry(ctx context.Context, j projectionJob, rec EventRecord, err error) error {
+	backoff := w.opts.RetryBackoff
+	for range w.opts.Retries {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(backoff):
+		}
+		backoff *= 2
+		var failed int
+		if failed, err = w.apply(ctx, j, []EventRecord{rec}); err == nil {
+			return nil
+		} else if failed < 0 {
+			return err
+		}
+	}
+	f := &ProjectionFailure{Projection: j.name, At: rec.Cursor(), StreamID: rec.StreamID, Version: rec.Version, Type: rec.Type, Err: err}
+	if serr := w.store.SetFailure(ctx, j.name, rec.Cursor(), f.Error()); serr != nil {
+		return errors.Join(f, serr)
+	}
+	return f
+}
+
+// Resume clears a stopped projection's failure, so the worker tries its event
+// again. name is the projector's name, or a partition's ("name#2/4").
+func (w *ProjectionWorker) Resume(ctx context.Context, name string) error {
+	if err := w.store.SetFailure(ctx, name, Cursor{}, ""); err != nil {
+		return err
+	}
+	w.Notify()
+	return nil
+}
+
+// Lag is how far one async projection is behind the log.
+type Lag struct {
+	Projection string
+	Events     int64         // events not applied yet
+	OldestAge  time.Duration // age of the oldest of them (0 when none)
+	State      ProjectionState
+}
+
+// Lag reports how far behind each async projection (each partition) is.
+func (w *ProjectionWorker) Lag(ctx context.Context) ([]Lag, error) {
+	var out []Lag
+	for _, j := range w.jobs {
+		st, err := w.store.Projection(ctx, j.name)
+		if err != nil {
+			return nil, err
+		}
+		n, oldest, err := w.store.Behind(ctx, st.Checkpoint, j.part, j.of)
+		if err != nil {
+			return nil, err
+		}
+		l := Lag{Projection: j.name, Events: n, State: st}
+		if n > 0 {
+			l.OldestAge = time.Since(oldest)
+		}
+		out = append(out, l)
+	}
+	return out, nil
+}

@@ -23,6 +23,8 @@ import (
 	"github.com/consequent/consequent/es"
 	"github.com/consequent/consequent/examples/blog/api"
 	"github.com/consequent/consequent/examples/blog/blog"
+	"github.com/consequent/consequent/pgstore"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 func main() {
@@ -77,11 +79,22 @@ func run(ctx context.Context, args []string) error {
 	return nil
 }
 
-// openStore returns the in-memory store, or the PostgreSQL store at dbURL.
+// openStore returns the in-memory store, or the PostgreSQL store at dbURL with its
+// schema migrated, and a function that releases it.
 func openStore(ctx context.Context, dbURL string) (es.EventStore, func(), error) {
 	if dbURL == "" {
 		slog.Info("using the in-memory store; data is lost on exit")
 		return es.NewMemoryStore(), func() {}, nil
 	}
-	return nil, nil, errors.New("-database-url: PostgreSQL support arrives with pgstore; run without it for the in-memory store")
+	pool, err := pgxpool.New(ctx, dbURL)
+	if err != nil {
+		return nil, nil, fmt.Errorf("-database-url: %w", err)
+	}
+	if err := pgstore.Migrate(ctx, pool, pgstore.Config{}); err != nil {
+		pool.Close()
+		return nil, nil, fmt.Errorf("migrate the event store: %w", err)
+	}
+	cfg := pool.Config().ConnConfig
+	slog.Info("using PostgreSQL", "host", cfg.Host, "port", cfg.Port, "database", cfg.Database)
+	return pgstore.New(pool, pgstore.Config{}), pool.Close, nil
 }

@@ -233,7 +233,12 @@ func (w *ProjectionWorker) step(ctx context.Context, j projectionJob) (int, erro
 		return 0, &ProjectionFailure{Projection: j.name, At: st.FailedAt, Err: errors.New(st.Error)}
 	}
 	if st.Version != 0 && st.Version < j.p.Version() {
-		return 0, w.rebuild(ctx, j)
+		if err := w.rebuild(ctx, j); err != nil {
+			return 0, err
+		}
+		if st, err = w.store.Projection(ctx, j.name); err != nil {
+			return 0, err
+		}
 	}
 	recs, err := w.store.ReadPartition(ctx, st.Checkpoint, w.opts.BatchSize, j.part, j.of)
 	if err != nil || len(recs) == 0 {

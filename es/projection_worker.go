@@ -34,6 +34,10 @@ type WorkerOptions struct {
 	Progress func(RebuildProgress)
 	// Logger receives failures and takeovers (nil: slog.Default()).
 	Logger *slog.Logger
+	// Projectors, when set, are run instead of the registry's async projectors:
+	// to run one projector in a process of its own, or in a spec. They run
+	// asynchronously whether or not they are marked Async.
+	Projectors []*Projector
 }
 
 // ProjectionWorker runs the async projectors of a registry: each follows the
@@ -98,10 +102,15 @@ func NewProjectionWorker(reg *Registry, store EventStore, opts WorkerOptions) (*
 	if w.log == nil {
 		w.log = slog.Default()
 	}
-	for _, p := range reg.projectors {
-		if !p.async {
-			continue
+	projectors := opts.Projectors
+	if projectors == nil {
+		for _, p := range reg.projectors {
+			if p.async {
+				projectors = append(projectors, p)
+			}
 		}
+	}
+	for _, p := range projectors {
 		for part := range p.Partitions() {
 			w.jobs = append(w.jobs, projectionJob{p: p, part: part, of: p.Partitions(), name: partitionName(p, part)})
 		}

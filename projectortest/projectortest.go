@@ -21,6 +21,11 @@ type Options struct {
 	// requires the same rows: the projector must be idempotent, as a replay after a
 	// crash between writing rows and recording progress needs.
 	ReplayTwice bool
+	// Async runs the projector as an async projector would run: Given only stores
+	// the events, and ThenRecords first lets an [es.ProjectionWorker] catch up from
+	// the projector's checkpoint. The backend's store must implement
+	// [es.ProjectionStore].
+	Async bool
 }
 
 // Fixture builds projector scenarios for one projector of an application. It is
@@ -139,7 +144,7 @@ func (s *Scenario) commit(streamID uuid.UUID, events []any) error {
 	}
 	c := &es.Commit{Command: cmd, Streams: []es.StreamWrite{w}}
 	var envs []es.Envelope
-	err := s.store.Commit(s.ctx, c, func(ctx context.Context, views es.Persistor) error {
+	inline := func(ctx context.Context, views es.Persistor) error {
 		envs = nil
 		for _, rec := range c.Streams[0].Events {
 			env, err := s.reg.Decode(rec)
@@ -152,13 +157,38 @@ func (s *Scenario) commit(streamID uuid.UUID, events []any) error {
 			envs = append(envs, env)
 		}
 		return nil
-	})
-	if err != nil {
+	}
+	if s.f.opts.Async {
+		inline = nil
+	}
+	if err := s.store.Commit(s.ctx, c, inline); err != nil {
 		return err
+	}
+	if s.f.opts.Async {
+		for _, rec := range c.Streams[0].Events {
+			env, err := s.reg.Decode(rec)
+			if err != nil {
+				return err
+			}
+			envs = append(envs, env)
+		}
 	}
 	s.versions[streamID] += int64(len(events))
 	s.history = append(s.history, envs...)
 	return nil
+}
+
+// catchUp lets an async projector apply what was given, when the fixture asks
+// for async.
+func (s *Scenario) catchUp() error {
+	if !s.f.opts.Async {
+		return nil
+	}
+	w, err := es.NewProjectionWorker(s.reg, s.store, es.WorkerOptions{Projectors: []*es.Projector{s.f.projector}, Retries: -1})
+	if err != nil {
+		return err
+	}
+	return w.CatchUp(s.ctx)
 }
 
 // replay applies every given event once more, when the fixture asks for it.
@@ -191,6 +221,9 @@ func (s *Scenario) ThenRecords(table es.Tabler, records ...any) {
 	rt, ok := table.(recordTable)
 	if !ok {
 		s.g.Expect(table).WithOffset(offset-1).To(gomega.BeNil(), "projectortest: ThenRecords needs an *es.Table[R], to turn rows into records")
+		return
+	}
+	if err := s.catchUp(); !s.g.Expect(err).WithOffset(offset-1).To(gomega.Succeed(), s.context()) {
 		return
 	}
 	if err := s.replay(); !s.g.Expect(err).WithOffset(offset-1).To(gomega.Succeed(), s.context()) {

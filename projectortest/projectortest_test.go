@@ -2,6 +2,7 @@ package projectortest_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -109,6 +110,24 @@ Compared: every column of every row of balances, matched by primary key. The eve
 			Given(a, Opened{Owner: "ann"}).ThenRecords(Balances, Balance{ID: a, Owner: "ann"})
 		Expect(t.output()).To(ContainSubstring("the projector is not idempotent: applying the events a second time failed"))
 		Expect(t.output()).To(ContainSubstring("duplicate record"))
+	})
+
+	It("runs a projector async and waits until it has caught up", func() {
+		async := projectortest.New(register, balances(false), projectortest.Options{Async: true, ReplayTwice: true})
+		s := async.Given(a, Opened{Owner: "ann"}, Deposited{Amount: 5})
+		rows, err := s.Views().Find(context.Background(), Balances.Name(), nil)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(rows).To(BeEmpty(), "nothing is applied inline")
+		s.ThenRecords(Balances, Balance{ID: a, Owner: "ann", Amount: 5})
+	})
+
+	It("reports an async projector that stops at an event", func() {
+		failing := es.NewProjector("failing", Balances)
+		es.Project(failing, func(context.Context, es.Persistor, es.Envelope, Deposited) error { return errors.New("boom") })
+		t := &recorder{}
+		projectortest.New(register, failing, projectortest.Options{Async: true}).WithT(t).
+			Given(a, Opened{}, Deposited{Amount: 1}).ThenNoRecords(Balances)
+		Expect(t.output()).To(ContainSubstring("projection failing stopped at bank.Deposited of stream 00000000-0000-0000-0000-000000000001 version 2"))
 	})
 
 	It("runs only the projector under test and refuses undeclared tables", func() {

@@ -1,0 +1,96 @@
+package pgstore_test
+
+import (
+	"sync"
+
+	"github.com/consequent/consequent/es"
+	"github.com/consequent/consequent/pgstore"
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+)
+
+var _ = Describe("Migrate", Label("integration"), func() {
+	BeforeEach(requireDB)
+
+	It("is safe from several processes at once and idempotent", func(ctx SpecContext) {
+		p, drop := newDatabase(ctx)
+		DeferCleanup(drop)
+		cfg := pgstore.Config{Schema: "es_custom", ViewSchema: "views_custom"}
+		var wg sync.WaitGroup
+		errs := make([]error, 4)
+		for i := range errs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[i] = pgstore.Migrate(ctx, p, cfg)
+			}()
+		}
+		wg.Wait()
+		for _, err := range errs {
+			Expect(err).NotTo(HaveOccurred())
+		}
+		Expect(pgstore.Migrate(ctx, p, cfg)).To(Succeed())
+		var versions []int32
+		rows, err := p.Query(ctx, `SELECT version FROM es_custom.schema_migrations ORDER BY version`)
+		Expect(err).NotTo(HaveOccurred())
+		for rows.Next() {
+			var v int32
+			Expect(rows.Scan(&v)).To(Succeed())
+			versions = append(versions, v)
+		}
+		Expect(rows.Err()).NotTo(HaveOccurred())
+		Expect(versions).To(Equal([]int32{1}))
+
+		By("working in the configured schemas")
+		s := pgstore.New(p, cfg)
+		id := newID()
+		Expect(s.Commit(ctx, commitOf(stream(id, 0, 1)), nil)).To(Succeed())
+		Expect(s.StreamInfo(ctx, id)).To(Equal(es.StreamInfo{Type: "test.Thing", Version: 1}))
+		table := es.TableDef{Name: "things", Columns: []es.Column{{Name: "id", Type: es.UUID}}, Key: []string{"id"}}
+		Expect(s.Views().CreateTables(ctx, table)).To(Succeed())
+		var n int
+		Expect(p.QueryRow(ctx, `SELECT count(*) FROM pg_tables WHERE schemaname = 'views_custom' AND tablename = 'things'`).Scan(&n)).To(Succeed())
+		Expect(n).To(Equal(1))
+		Expect(p.QueryRow(ctx, `SELECT count(*) FROM es_custom.events`).Scan(&n)).To(Succeed())
+		Expect(n).To(Equal(1))
+	})
+})
+
+var _ = Describe("configuration", func() {
+	It("validates schema names before touching the database", func(ctx SpecContext) {
+		for _, cfg := range []pgstore.Config{
+			{Schema: "Consequent"},
+			{Schema: `x"; DROP TABLE y; --`},
+			{ViewSchema: "1views"},
+			{Schema: "same", ViewSchema: "same"},
+			{Schema: "a234567890123456789012345678901234567890123456789012345678901234"},
+		} {
+			Expect(pgstore.Migrate(ctx, nil, cfg)).To(MatchError(HavePrefix("pgstore: ")), "%+v", cfg)
+			s := pgstore.New(nil, cfg)
+			Expect(s.Commit(ctx, &es.Commit{}, nil)).To(HaveOccurred())
+			_, err := s.StreamInfo(ctx, newID())
+			Expect(err).To(MatchError(ContainSubstring("Config.")))
+			Expect(s.Views().CreateTables(ctx, es.TableDef{Name: "t"})).To(HaveOccurred())
+		}
+		_, err := pgstore.NewViews(nil, "Bad").Find(ctx, "t", nil)
+		Expect(err).To(MatchError(ContainSubstring(`invalid view schema "Bad"`)))
+	})
+
+	It("validates table and column names", func(ctx SpecContext) {
+		v := pgstore.NewViews(nil, "")
+		col := []es.Column{{Name: "id", Type: es.Int}}
+		for _, def := range []es.TableDef{
+			{Name: "Rows", Columns: col, Key: []string{"id"}},
+			{Name: `rows"; DROP`, Columns: col, Key: []string{"id"}},
+			{Name: "rows", Columns: []es.Column{{Name: "Id", Type: es.Int}}, Key: []string{"Id"}},
+			{Name: "rows", Columns: col},
+			{Name: "rows", Columns: col, Key: []string{"nope"}},
+			{Name: "rows", Columns: col, Key: []string{"id"}, Indexes: [][]string{{"nope"}}},
+			{Name: "rows", Columns: []es.Column{{Name: "id", Type: es.ColumnType(99)}}, Key: []string{"id"}},
+		} {
+			Expect(v.CreateTables(ctx, def)).To(MatchError(HavePrefix("pgstore: ")), "%+v", def)
+		}
+		_, err := v.Find(ctx, "no such", nil)
+		Expect(err).To(MatchError(ContainSubstring("invalid table name")))
+	})
+})

@@ -7,18 +7,29 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/consequent/consequent/estest"
+	"github.com/consequent/consequent/pgstore/pgtest"
 )
 
 func TestBlog(t *testing.T) {
 	RegisterFailHandler(Fail)
+	defer pgtest.Close()
 	RunSpecs(t, "Blog domain")
 }
 
-// Every spec body takes the backend it runs on, so the same specs run on the
-// in-memory store here and on PostgreSQL under the integration label.
+// The same specs run on the in-memory store and, under the integration label, on
+// PostgreSQL.
 var _ = Describe("on the in-memory store", func() {
-	postSpecs(estest.Memory)
-	authorSpecs(estest.Memory)
-	publicationSpecs(estest.Memory)
-	projectorSpecs(estest.Memory)
+	blogSpecs(estest.Memory)
 })
+
+var _ = Describe("on PostgreSQL", Label(pgtest.Label), func() {
+	blogSpecs(pgtest.Backend)
+})
+
+// blogSpecs are every spec of the blog's domain, on the given backend.
+func blogSpecs(backend estest.Backend) {
+	postSpecs(backend)
+	authorSpecs(backend)
+	publicationSpecs(backend)
+	projectorSpecs(backend)
+}

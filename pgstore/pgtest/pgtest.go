@@ -99,6 +99,10 @@ func Open(ctx context.Context) (*DB, error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), provisionTimeout)
 	defer cancel()
 	process.db, process.err = provision(ctx, parallelProcess())
+	if errors.Is(process.err, ErrNoDatabase) && !required() {
+		// Skip messages show only in verbose runs: say it once where it is seen.
+		fmt.Fprintf(os.Stderr, "%v\n(the specs labelled %q that need it are skipped)\n", process.err, Label)
+	}
 	return process.db, process.err
 }
 

@@ -21,7 +21,10 @@ GINKGO ?= $(GO) tool ginkgo
 # --keep-going: report every failing suite, not just the first.
 GINKGO_FLAGS ?= -r -p --race --randomize-all --randomize-suites --keep-going \
 	--timeout=30m --poll-progress-after=120s
-BENCH_FLAGS ?= -run '^$$' -bench . -benchmem
+# Packages for ginkgo (empty: all, through -r), e.g. make test PKGS=./pgstore/pgtest
+PKGS ?=
+# -p 1: one package at a time, so benchmarks do not compete for the cores.
+BENCH_FLAGS ?= -p 1 -run '^$$' -bench . -benchmem
 # Benchmarks of pgstore need a server too; leftover per-process databases are
 # dropped by pgtest.Close.
 BENCH_PKGS ?= ./...
@@ -29,13 +32,13 @@ BENCH_PKGS ?= ./...
 .PHONY: test unit integration-test lint bench bench-ratios db
 
 test:
-	$(GINKGO) $(GINKGO_FLAGS)
+	$(GINKGO) $(GINKGO_FLAGS) $(PKGS)
 
 unit:
-	$(GINKGO) $(GINKGO_FLAGS) --label-filter='!integration'
+	$(GINKGO) $(GINKGO_FLAGS) --label-filter='!integration' $(PKGS)
 
 integration-test:
-	CONSEQUENT_REQUIRE_DATABASE=1 $(GINKGO) $(GINKGO_FLAGS) --label-filter=integration
+	CONSEQUENT_REQUIRE_DATABASE=1 $(GINKGO) $(GINKGO_FLAGS) --label-filter=integration $(PKGS)
 
 lint:
 	@files=$$(find . -name '*.go' -not -path './.*' -not -path '*/testdata/*' | xargs gofmt -l); \

@@ -25,7 +25,8 @@ var DefaultStart = time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)
 type Options struct {
 	Backend Backend   // nil: [Memory]
 	Start   time.Time // the scenario clock's start (zero: [DefaultStart])
-	// IDs makes the id generator of each scenario (nil: a fresh [es.SequentialIDs]).
+	// IDs makes the id generator of each scenario (nil: [SpecIDs], which cannot
+	// collide with the ids a spec makes with [ID]).
 	IDs func() es.IDGenerator
 	// Workflows runs workflows after the When command, so Then sees the events of
 	// the commands they issue too. Off by default: a command spec is about one
@@ -60,7 +61,7 @@ func New(register func(*es.Registry), opts ...Options) *Fixture {
 		f.opts.Start = DefaultStart
 	}
 	if f.opts.IDs == nil {
-		f.opts.IDs = func() es.IDGenerator { return new(es.SequentialIDs) }
+		f.opts.IDs = func() es.IDGenerator { return new(SpecIDs) }
 	}
 	return f
 }

@@ -56,6 +56,23 @@ var _ = Describe("a command scenario", func() {
 
 	It("checks validation errors field by field", func() {
 		bank.When(Deposit{}).ThenFails(estest.Invalid("Amount", "ID"))
+		bank.When(Deposit{}).ThenFails(estest.InvalidField("Amount", "must be positive"))
+		t := &recorder{}
+		bank.WithT(t).When(Deposit{}).ThenFails(estest.InvalidField("Amount", "is required"))
+		Expect(t.output()).To(ContainSubstring(`Expected a validation error with field Amount "is required"`))
+	})
+
+	It("checks typed errors by their fields", func() {
+		bank.When(Deposit{}).ThenFails(estest.ErrorAs(func(e *es.ValidationError) bool { return e.Command == "bank.Deposit" && len(e.Fields) == 2 }))
+		t := &recorder{}
+		bank.WithT(t).Given(acc, AccountOpened{}).When(Withdraw{ID: acc, Amount: 5}).ThenFails(estest.ErrorAs[*es.UniqueKeyError]())
+		Expect(t.output()).To(ContainSubstring("Expected an error with a *es.UniqueKeyError in its chain, got:\n  es: command bank.Withdraw: insufficient funds"))
+	})
+
+	It("makes ids that cannot collide with the spec's own", func() {
+		s := bank.When(OpenAccount{ID: estest.ID(1)})
+		Expect(s.Result().Events[0].ID).NotTo(Equal(estest.ID(1)))
+		Expect(s.Result().Events[0].CommandID.String()).To(HavePrefix("00000000-0000-0000-0001-"))
 	})
 
 	It("sees no events when the command records none", func() {

@@ -2,6 +2,7 @@ package estest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -49,13 +50,13 @@ func (s *Scenario) setup(off int) bool {
 		}
 	})
 	store, err := s.f.opts.Backend(s.ctx)
-	if !s.g.Expect(err).WithOffset(off).NotTo(gomega.HaveOccurred(), "estest: the backend could not make a store") {
+	if !s.g.Expect(err).WithOffset(off).To(succeed("estest: the backend could not make a store")) {
 		return false
 	}
 	opts := s.f.opts.Service
 	opts.Clock, opts.IDs, opts.DisableWorkflows = s.clock, s.ids, !s.f.opts.Workflows
 	s.svc, err = es.NewCommandService(s.ctx, s.reg, store, opts)
-	if !s.g.Expect(err).WithOffset(off).NotTo(gomega.HaveOccurred(), "estest: the registration function has mistakes") {
+	if !s.g.Expect(err).WithOffset(off).To(succeed("estest: building the command service (registration mistakes, or the store could not create the view tables)")) {
 		return false
 	}
 	s.ready = true
@@ -96,7 +97,7 @@ func (s *Scenario) given(off int, streamID uuid.UUID, events []any) *Scenario {
 		return s
 	}
 	envs, err := s.svc.Append(s.ctx, streamID, events...)
-	if s.g.Expect(err).WithOffset(off).NotTo(gomega.HaveOccurred(), "estest: Given could not store the events of stream %s", streamID) {
+	if s.g.Expect(err).WithOffset(off).To(succeed(fmt.Sprintf("estest: Given could not store the events of stream %s", streamID))) {
 		s.history = append(s.history, envs...)
 	}
 	return s
@@ -114,7 +115,7 @@ func (s *Scenario) givenCommands(off int, cmds []any) *Scenario {
 		s.collect, s.stored = true, nil
 		err := s.svc.Execute(s.ctx, cmd)
 		s.collect = false
-		if !s.g.Expect(err).WithOffset(off).NotTo(gomega.HaveOccurred(), "estest: given command %T failed", cmd) {
+		if !s.g.Expect(err).WithOffset(off).To(succeed(fmt.Sprintf("estest: given command %T failed", cmd))) {
 			return s
 		}
 		s.history = append(s.history, s.stored...)
@@ -140,7 +141,7 @@ func (s *Scenario) when(off int, cmd any, opts []es.ExecOption) *Scenario {
 	err := s.svc.Execute(s.ctx, cmd, opts...)
 	s.collect = false
 	events, rerr := s.reread(s.stored)
-	if !s.g.Expect(rerr).WithOffset(off).NotTo(gomega.HaveOccurred(), "estest: the store could not give back what the command stored") {
+	if !s.g.Expect(rerr).WithOffset(off).To(succeed("estest: the store could not give back what the command stored")) {
 		return s
 	}
 	s.result = &Result{Given: s.history, Command: cmd, Err: err, Events: events, names: s.reg}
@@ -159,7 +160,7 @@ func (s *Scenario) whenEvent(off int, streamID uuid.UUID, event any) *Scenario {
 		return s
 	}
 	envs, err := s.svc.Append(s.ctx, streamID, event)
-	if !s.g.Expect(err).WithOffset(off).NotTo(gomega.HaveOccurred(), "estest: WhenEvent could not store the event") {
+	if !s.g.Expect(err).WithOffset(off).To(succeed("estest: WhenEvent could not store the event")) {
 		return s
 	}
 	env := envs[0]
@@ -220,7 +221,7 @@ func (s *Scenario) needResult(off int) bool {
 }
 
 func (s *Scenario) misuse(off int, msg string) {
-	s.g.Expect(msg).WithOffset(off+1).To(gomega.BeEmpty(), "estest: misuse")
+	s.g.Expect(errors.New(msg)).WithOffset(off + 1).To(succeed("estest: misuse"))
 }
 
 // Then checks that the When command succeeded and stored exactly the expected

@@ -21,6 +21,9 @@ GINKGO ?= $(GO) tool ginkgo
 # --keep-going: report every failing suite, not just the first.
 GINKGO_FLAGS ?= -r -p --race --randomize-all --randomize-suites --keep-going \
 	--timeout=30m --poll-progress-after=120s
+ifeq ($(CI),true)
+GINKGO_FLAGS += --no-color
+endif
 # Packages for ginkgo (empty: all, through -r), e.g. make test PKGS=./pgstore/pgtest
 PKGS ?=
 # -p 1: one package at a time, so benchmarks do not compete for the cores.

@@ -132,7 +132,7 @@ var _ = Describe("UnitOfWork", func() {
 			Expect(u.Now()).To(Equal(testStart))
 			a, b := u.NewID(), u.NewID()
 			Expect(a).NotTo(Equal(b))
-			Expect(b[15]).To(Equal(a[15] + 1), "SequentialIDs")
+			Expect(b[15]).To(Equal(a[15]+1), "SequentialIDs")
 			return nil
 		})).To(Succeed())
 	})

@@ -1,0 +1,227 @@
+// Package es is Consequent's contract and runtime for CQRS and event sourcing:
+// events and aggregates, commands and their handlers, the unit of work, the
+// command service, projectors and view tables, workflows, and the [EventStore]
+// interface with an in-memory implementation. PostgreSQL lives in package pgstore;
+// the Given/When/Then harness in package estest.
+//
+// This page is a tour, in the order a command travels. The examples use a small
+// bank: accounts that are opened, receive deposits and allow withdrawals.
+//
+// # Events and aggregates
+//
+// An event is a plain struct value that says what happened, in the past tense:
+//
+//	type AccountOpened struct{ Owner string }
+//	type Deposited struct{ Amount int64 }
+//
+// Events are stored as JSON under a stable name, so a field's JSON name is part of
+// the stored format.
+//
+// An aggregate is a struct that embeds [AggregateRoot] and has an On method; it is
+// an [Aggregate]. Its command methods check invariants and call [Record]; On only
+// changes state, because it also runs when the aggregate is rebuilt from its
+// history, and an event that happened cannot be refused:
+//
+//	type Account struct {
+//		es.AggregateRoot
+//		balance int64
+//	}
+//
+//	func (a *Account) Withdraw(amount int64) error {
+//		if amount > a.balance {
+//			return ErrInsufficientFunds
+//		}
+//		return es.Record(a, Withdrawn{Amount: amount})
+//	}
+//
+//	func (a *Account) On(event any) {
+//		switch e := event.(type) {
+//		case Deposited:
+//			a.balance += e.Amount
+//		case Withdrawn:
+//			a.balance -= e.Amount
+//		}
+//	}
+//
+// Record applies the event at once (so the next decision sees it) and queues it
+// for the commit. It refuses an aggregate that no unit of work handed out, an
+// event type that is not registered or is registered for another aggregate type,
+// and a pointer to an event: events are values.
+//
+// # Registration
+//
+// Nothing is registered globally. An application writes one registration function
+// that fills in a [Registry]; production code and specs share it:
+//
+//	func Register(r *es.Registry) {
+//		account := es.RegisterAggregate(r, "bank.Account", func() *Account { return new(Account) })
+//		es.RegisterEvent[AccountOpened](account, "bank.AccountOpened")
+//		es.RegisterEvent[Deposited](account, "bank.Deposited")
+//		es.Handle(r, "bank.Deposit", handleDeposit)
+//		r.AddProjector(NewAccountProjector())
+//	}
+//
+// [RegisterAggregate] and [RegisterEvent] give Go types their stored names, which
+// must never change. Registration mistakes (a name used twice, two handlers for one
+// command, a projector for an unregistered event, [SnapshotEvery] on an aggregate
+// that is not a [Snapshotter]) do not panic: [NewCommandService] reports them all
+// at once, each with its fix.
+//
+// # Commands and handlers
+//
+// A command is a struct value that asks for something. When it has a Validate
+// method (it is a [Validator]), the service calls it first; Validate returns a
+// [*ValidationError] that names every invalid field:
+//
+//	func (c Deposit) Validate() error {
+//		var v es.ValidationError
+//		v.Check(c.Amount > 0, "Amount", "must be positive")
+//		return v.Err()
+//	}
+//
+// [Handle] registers the one handler of a command type. A handler gets a
+// [UnitOfWork] and the typed command:
+//
+//	es.Handle(r, "bank.Deposit", func(ctx context.Context, u *es.UnitOfWork, cmd Deposit) error {
+//		a, err := es.Load[*Account](ctx, u, cmd.ID)
+//		if err != nil {
+//			return err
+//		}
+//		return a.Deposit(cmd.Amount)
+//	})
+//
+// # The unit of work
+//
+// A [UnitOfWork] belongs to one execution of one handler. [Load] returns an
+// aggregate from the store (its newest snapshot, then the events after it) and
+// [Create] adds a new one; both keep one instance per id (the identity map), so a
+// handler that loads the same id twice gets the same value. Load fails with
+// [ErrAggregateNotFound] when the stream does not exist and with
+// [ErrAggregateType] when it belongs to another aggregate type; Create fails with
+// [ErrAggregateExists] when the id is taken. A unit of work may touch any number of
+// aggregates: the events of all of them are committed together or not at all.
+// [UnitOfWork.Now] and [UnitOfWork.NewID] give the service's clock and ids.
+//
+// # The command service
+//
+// [NewCommandService] builds a [CommandService] from a registry and a store, and
+// [CommandService.Execute] runs a command:
+//
+//  1. middleware ([Registry.Use]) in the order added: logging, authorisation,
+//     tracing; a middleware may refuse by returning an error;
+//  2. validation: a [*ValidationError] with its Command field set, nothing run;
+//  3. the handler, in a fresh unit of work; an error or panic (a [*PanicError])
+//     stores nothing and is returned naming the command;
+//  4. the commit: the command record (type, payload, user, correlation), every new
+//     event of every touched aggregate, unique keys and snapshots, atomically;
+//     inline projectors run inside it;
+//  5. after-commit hooks ([Registry.AfterCommit]), then workflows.
+//
+// [Options] configures the service; its zero value works (system clock, UUIDv7
+// ids, no retries). [ByUser], [WithCorrelationID] and [WithMetadata] attach
+// context to a command and its events.
+//
+// # Stores and concurrency
+//
+// Concurrency is optimistic. Every stream a unit of work appends to is checked at
+// commit against the version it was loaded at; when another writer got there
+// first, the commit fails with [ErrConcurrencyConflict] and nothing of the unit of
+// work is written. With [Options.ConflictRetries] the service runs the whole
+// command again from scratch (a fresh load, the handler, the commit), which makes
+// commands that race on one aggregate all succeed, one after the other.
+//
+// The [EventStore] interface is the contract for backends; [MemoryStore] keeps
+// everything in memory with the semantics of the PostgreSQL store (encoded
+// payloads, one global order read with [EventStore.ReadLog], unique keys,
+// snapshots) and serves specs and examples. [CommandService], [MemoryStore] and
+// [MemoryViews] are safe for concurrent use; a [UnitOfWork] and the aggregates it
+// hands out belong to one goroutine.
+//
+// # Projectors and view tables
+//
+// A [Projector] keeps read models (view tables) up to date from events. A [Table]
+// describes one table by its row struct: columns are named by `db` tags or
+// snake_case field names, pointer fields are nullable, and types without a column
+// type of their own are stored as JSON.
+//
+//	type AccountRecord struct {
+//		ID      uuid.UUID
+//		Owner   string
+//		Balance int64
+//	}
+//
+//	var AccountRecords = es.NewTable[AccountRecord]("account_records", "id")
+//
+//	p := es.NewProjector("accounts", AccountRecords)
+//	es.Project(p, func(ctx context.Context, v es.Persistor, e es.Envelope, ev AccountOpened) error {
+//		return AccountRecords.Insert(ctx, v, AccountRecord{ID: e.StreamID, Owner: ev.Owner})
+//	})
+//
+// A projector declares the tables it writes; writing another fails with
+// [ErrTableNotManaged]. Inline projectors run inside the commit, so the tables are
+// never behind the events, and a projector error fails the command and rolls back
+// everything, events included. [Projector.Async] projectors instead follow the
+// global log in a [ProjectionWorker]. Tables are read with [Table.Find] and
+// [Table.Get] on [CommandService.Views]; the [Persistor] interface is what stores
+// implement.
+//
+// # Workflows
+//
+// A [Workflow] reacts to committed events by executing more commands: send a
+// notification, start the next step of a process.
+//
+//	w := es.NewWorkflow("welcome")
+//	es.React(w, func(ctx context.Context, r *es.Reaction, e es.Envelope, _ AccountOpened) error {
+//		r.Execute(Deposit{ID: e.StreamID, Amount: 10})
+//		return nil
+//	})
+//
+// The commands a workflow issues run after the command that caused the event, first
+// in, first out, each in its own unit of work, with the causing event's id as
+// their causation and its correlation id. When one of them fails, the original
+// command's events stay stored and Execute returns a [*WorkflowError].
+// [Options.MaxCascade] stops workflows that trigger each other forever;
+// [Options.DisableWorkflows] turns workflows off, for maintenance jobs and for
+// specs that look at one command's events only.
+//
+// # Unique keys
+//
+// An aggregate that implements [UniqueKeyer] holds at most one [UniqueKey] per
+// scope, such as an email address. After each change the runtime claims the keys
+// UniqueKeys returns and releases those it no longer returns; a key held by another
+// aggregate fails the commit with a [*UniqueKeyError]. Keys are compared exactly:
+// an application that wants case-insensitive keys lowercases them in UniqueKeys.
+//
+// # Snapshots
+//
+// Loading an aggregate applies all its events. For long streams, register the
+// aggregate with [SnapshotEvery]: every n events the runtime stores, in the same
+// commit, the state the aggregate encodes with its [Snapshotter] methods, and
+// loads start from the newest snapshot. Snapshots carry a schema number: bump it
+// when the encoded shape changes, and snapshots of other schemas are ignored (the
+// aggregate is rebuilt from its events and a new snapshot taken).
+//
+// # Upcasting
+//
+// Stored events never change. When an event's shape changes, give
+// [RegisterEvent] an [Upcaster] that turns the previous shape's JSON object into
+// the new one; payloads are stored with their schema number and upcast on every
+// read. An event that cannot be decoded (an unknown type, a failing upcaster, a
+// payload that no longer fits) is a [*DecodeError] that names its stream, version
+// and type.
+//
+// # Time travel
+//
+// [LoadAt] rebuilds an aggregate as it was at a version ([StreamQuery.ToVersion])
+// or at a time ([StreamQuery.Until], on the service's [Clock]; snapshots are then
+// not used, as they might postdate it). The result belongs to no unit of work.
+// [CommandService.History] returns a stream's decoded events. A [ManualClock] and
+// [SequentialIDs] make time and ids deterministic in specs.
+//
+// # Dry run
+//
+// [CommandService.DryRun] runs commands' validation and handlers against the
+// current state and reports, in a [DryRunReport], the events they would record, the
+// projectors and workflows each event would reach and the commands those workflows
+// would issue, storing nothing. [DryRunReport.Print] writes it as an outline.
+package es

@@ -1,10 +1,7 @@
 package blog_test
 
 import (
-	"errors"
-
 	. "github.com/onsi/ginkgo/v2"
-	. "github.com/onsi/gomega"
 
 	"github.com/consequent/consequent/es"
 	"github.com/consequent/consequent/estest"
@@ -48,8 +45,5 @@ func authorSpecs(backend estest.Backend) {
 
 // uniqueKeyTaken matches a *es.UniqueKeyError for the key in scope.
 func uniqueKeyTaken(scope, key string) any {
-	return WithTransform(func(err error) *es.UniqueKeyError {
-		taken, _ := errors.AsType[*es.UniqueKeyError](err)
-		return taken
-	}, And(Not(BeNil()), HaveField("Scope", scope), HaveField("Key", key)))
+	return estest.ErrorAs(func(e *es.UniqueKeyError) bool { return e.Scope == scope && e.Key == key })
 }

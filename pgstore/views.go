@@ -219,6 +219,10 @@ func canonicalResult(v any) any {
 		return uuid.UUID(x)
 	case time.Time:
 		return x.UTC()
+	case []byte:
+		if len(x) == 0 {
+			return []byte(nil) // as es.Canonical has it
+		}
 	}
 	return v
 }

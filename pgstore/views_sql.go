@@ -127,10 +127,20 @@ func tableRef(schema string, d es.TableDef) string {
 	return quoteIdent(schema) + "." + quoteIdent(d.Name)
 }
 
-// param turns a canonical value into what pgx encodes directly.
-func param(v any) any {
-	if id, ok := v.(uuid.UUID); ok {
-		return [16]byte(id)
+// param turns a canonical value of column c into what pgx encodes directly. A
+// typed nil []byte is a value, not NULL (es.Canonical makes one of every empty
+// slice): an empty bytea, or a JSON null.
+func param(c es.Column, v any) any {
+	switch x := v.(type) {
+	case uuid.UUID:
+		return [16]byte(x)
+	case []byte:
+		if x == nil && c.Type == es.JSON {
+			return []byte("null")
+		}
+		if x == nil {
+			return []byte{}
+		}
 	}
 	return v
 }
@@ -142,7 +152,7 @@ func insertSQL(schema string, d es.TableDef, r es.Row, upsert bool) (string, []a
 	var cols, vals, sets []string
 	args := make([]any, 0, len(d.Columns))
 	for _, c := range d.Columns {
-		args = append(args, param(r[c.Name]))
+		args = append(args, param(c, r[c.Name]))
 		cols = append(cols, quoteIdent(c.Name))
 		vals = append(vals, "$"+strconv.Itoa(len(args)))
 		if !slices.Contains(d.Key, c.Name) {
@@ -173,7 +183,7 @@ func whereSQL(d es.TableDef, cond es.Row, args []any) (string, []any) {
 			parts = append(parts, quoteIdent(c.Name)+" IS NULL")
 			continue
 		}
-		args = append(args, param(v))
+		args = append(args, param(c, v))
 		parts = append(parts, quoteIdent(c.Name)+" = $"+strconv.Itoa(len(args)))
 	}
 	if len(parts) == 0 {
@@ -190,7 +200,7 @@ func updateSQL(schema string, d es.TableDef, cond, set es.Row) (string, []any) {
 		if !ok {
 			continue
 		}
-		args = append(args, param(v))
+		args = append(args, param(c, v))
 		sets = append(sets, quoteIdent(c.Name)+" = $"+strconv.Itoa(len(args)))
 	}
 	where, args := whereSQL(d, cond, args)

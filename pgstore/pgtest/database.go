@@ -62,7 +62,14 @@ func provision(ctx context.Context, proc int) (db *DB, err error) {
 
 	name := processDBName(proc)
 	start = time.Now()
-	if err := clone(ctx, admin, tmpl, name); err != nil {
+	err = clone(ctx, admin, tmpl, name)
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "3D000" { // the template was dropped meanwhile
+		if tmpl, err = ensureTemplate(ctx, admin, srv.adminDSN); err == nil {
+			err = clone(ctx, admin, tmpl, name)
+		}
+	}
+	if err != nil {
 		return nil, err
 	}
 	t.Clone = time.Since(start)
@@ -184,7 +191,39 @@ func ensureTemplate(ctx context.Context, admin *pgx.Conn, adminDSN string) (stri
 		pgx.Identifier{name}.Sanitize())); err != nil {
 		return "", wrap("marking the template", err)
 	}
+	if _, err := admin.Exec(ctx, fmt.Sprintf("COMMENT ON DATABASE %s IS 'pgtest template, built %d'",
+		pgx.Identifier{name}.Sanitize(), time.Now().Unix())); err != nil {
+		return "", wrap("marking the template", err)
+	}
+	dropOldTemplates(ctx, admin, name)
 	return name, nil
+}
+
+// templateMaxAge is the age from which the templates of other migration versions
+// are dropped: younger ones may belong to a checkout whose specs run right now.
+const templateMaxAge = time.Hour
+
+// dropOldTemplates drops the templates of other migration versions built more
+// than templateMaxAge ago, so that a developer's server does not collect one per
+// edit of a migration. A process that still clones one of them rebuilds it.
+func dropOldTemplates(ctx context.Context, admin *pgx.Conn, keep string) {
+	rows, err := admin.Query(ctx, `SELECT datname FROM pg_database
+		WHERE datname LIKE 'consequent\_tmpl\_%' AND datname NOT LIKE '%\_build' AND datname <> $1
+		  AND coalesce(substring(shobj_description(oid, 'pg_database') FROM 'built (\d+)$')::bigint, 0) < $2`,
+		keep, time.Now().Add(-templateMaxAge).Unix())
+	if err != nil {
+		return
+	}
+	old, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return
+	}
+	for _, t := range old {
+		id := pgx.Identifier{t}.Sanitize()
+		if _, err := admin.Exec(ctx, "ALTER DATABASE "+id+" WITH IS_TEMPLATE false"); err == nil {
+			_ = dropDatabase(ctx, admin, t)
+		}
+	}
 }
 
 // migrate runs pgstore's migrations in database name. The pool is closed before it

@@ -1,0 +1,81 @@
+// Package pgstore is the PostgreSQL backend of Consequent: an [es.EventStore]
+// ([Store]) and an [es.Persistor] for view tables ([Views]), on pgx/v5.
+//
+// # Getting started
+//
+// Migrate the database once at start-up (it is idempotent and safe when several
+// processes start at once), then build the store and hand it to the command
+// service:
+//
+//	pool, err := pgxpool.New(ctx, os.Getenv("CONSEQUENT_DATABASE_URL"))
+//	if err != nil { … }
+//	if err := pgstore.Migrate(ctx, pool, pgstore.Config{}); err != nil { … }
+//	store := pgstore.New(pool, pgstore.Config{})
+//	svc, err := es.NewCommandService(ctx, reg, store, es.Options{})
+//
+// [Config] names two schemas: the event store's ("consequent") and the view
+// tables' ("consequent_views"). Both are created by [Migrate].
+//
+// # What is stored where
+//
+// The event-store schema holds:
+//
+//   - commands: every executed command (type, JSON payload, time, user,
+//     correlation and causation ids, metadata) — the audit trail;
+//   - events: primary key (stream_id, version), a global position (an identity
+//     column) and xact_id, the writing transaction's id; payloads are jsonb, event
+//     types are text;
+//   - streams: each stream's type and current version;
+//   - unique_keys: (stream, scope) → key, unique per (scope, key);
+//   - snapshots: (stream, schema, version) → bytes;
+//   - schema_migrations: the applied migrations.
+//
+// Migrations are numbered SQL files embedded in the package (migrations/*.sql).
+//
+// # Commits
+//
+// [Store.Commit] writes a unit of work with one call of the SQL function
+// commit(): it takes a transaction-scoped advisory lock per stream, in ascending
+// id order and before any write; checks the expected versions (a stale one fails
+// with an error wrapping [es.ErrConcurrencyConflict]); and inserts the command,
+// the events (unnest of arrays), stream versions, unique keys and snapshots. A
+// commit without inTx is a single round trip. With inTx, the view writes of inline
+// projectors run in the same transaction and commit with the events, or not at
+// all. A unique key held by another stream fails with an error that errors.As
+// finds as an [*es.UniqueKeyError] naming the holder. Every mapped error also
+// wraps the *pgconn.PgError that caused it.
+//
+// # The global log
+//
+// [Store.ReadLog] orders events by (xact_id, position) and returns only events of
+// transactions older than every transaction still in flight
+// (xact_id < pg_snapshot_xmin(pg_current_snapshot())). Positions are assigned
+// before commit, so a reader that followed position alone could skip an event
+// that commits late; the watermark makes resuming from the last cursor safe, and
+// writers never wait for readers or for each other. The price: a long-running
+// transaction anywhere in the PostgreSQL cluster holds the log back until it ends.
+// No NOTIFY is sent: followers poll.
+//
+// # Bulk import
+//
+// [Store.Import] loads a long history with COPY in one transaction, checked like
+// a commit (versions follow on from the stored ones, without gaps).
+//
+// # View tables
+//
+// [Views] implements [es.Persistor] with the semantics of [es.MemoryViews]:
+// CreateTables turns each [es.TableDef] into CREATE TABLE IF NOT EXISTS (text is
+// text COLLATE "C", so rows order as Go compares strings; Int is bigint, Float
+// double precision, Bool boolean, Time timestamptz, UUID uuid, Bytes bytea, JSON
+// jsonb), under an advisory lock, so that processes creating the same tables at
+// once do not fail. Rows come back as canonical values ([es.Canonical]); JSON
+// columns come back as jsonb renders them (the same JSON value, not necessarily
+// the same bytes). Names must be lower-case identifiers and are always quoted;
+// values are always parameters. [Store.Views] works on the pool; [NewViews] binds
+// view tables to any [Querier], such as a pgx.Tx.
+//
+// # Errors
+//
+// Errors read "pgstore: what failed: cause". Callers branch with errors.Is and
+// errors.As on the es sentinels and types; the PostgreSQL error stays wrapped.
+package pgstore

@@ -134,16 +134,18 @@ func (db *DB) Reset(ctx context.Context) error {
 	return nil
 }
 
-// fresh resets the database unless nobody has used it since the last reset.
+// fresh resets the database unless nobody has used it since the last reset, and
+// marks it used.
 func (db *DB) fresh(ctx context.Context) error {
 	db.mu.Lock()
-	dirty := db.dirty
-	db.dirty = true
-	db.mu.Unlock()
-	if !dirty {
-		return nil
+	defer db.mu.Unlock()
+	if db.dirty {
+		if err := db.reset.run(ctx, db.Pool); err != nil {
+			return err
+		}
 	}
-	return db.Reset(ctx)
+	db.dirty = true
+	return nil
 }
 
 // NewStore resets the database and returns a new pgstore on it.

@@ -75,6 +75,28 @@ var _ = Describe("a PostgreSQL for tests", Label("integration"), func() {
 		writeSomething(ctx, second) // the same stream and view table again: nothing is left over
 	})
 
+	It("lets the next spec re-create a view table with other columns", func(ctx SpecContext) {
+		id := uuid.MustParse("00000000-0000-0000-0000-00000000000b")
+		for _, c := range []struct {
+			col   es.Column
+			value any
+		}{
+			{es.Column{Name: "n", Type: es.Int}, int64(1)},
+			{es.Column{Name: "s", Type: es.Text}, "one"},
+			{es.Column{Name: "n", Type: es.Text}, "one"},
+		} {
+			col := c.col
+			store, err := pgtest.Backend(ctx)
+			Expect(err).NotTo(HaveOccurred())
+			def := es.TableDef{Name: "pgtest_shapes", Columns: []es.Column{{Name: "id", Type: es.UUID}, col}, Key: []string{"id"}}
+			Expect(store.Views().CreateTables(ctx, def)).To(Succeed())
+			for range 3 { // enough for pgx to cache the statements
+				Expect(store.Views().Upsert(ctx, def.Name, es.Row{"id": id, col.Name: c.value})).To(Succeed())
+				Expect(store.Views().Find(ctx, def.Name, es.Where{"id": id})).To(ConsistOf(HaveKeyWithValue(col.Name, c.value)))
+			}
+		}
+	})
+
 	It("makes more databases on request, migrated or empty", func(ctx SpecContext) {
 		for _, migrated := range []bool{true, false} {
 			dsn, drop, err := db.TempDatabase(ctx, migrated)

@@ -20,18 +20,26 @@
 //     make integration-test).
 //
 // Each test process (each Ginkgo parallel process, or a plain go test binary)
-// starts its own container when it needs one: no suite wiring is needed, and a
-// process that runs no PostgreSQL spec starts none. The processes share the server
-// in the DSN case.
+// starts its own container when it needs one (about 1.5 s; the data directory is a
+// tmpfs): no suite wiring is needed, a process that runs no PostgreSQL spec starts
+// none, and no process depends on another's lifetime. The processes share the
+// server in the DSN case.
+//
+// Transaction ids are per server, not per database: on a shared server, a
+// transaction in flight in another process's database holds back the global log
+// ([es.EventStore.ReadLog] shows only what committed before every transaction in
+// flight began). Specs that read the log right after a commit use Eventually.
 //
 // # Databases
 //
 // The template database is built once per server under an advisory lock, named
-// after a hash of pgstore's migrations, so changed migrations get a new template.
+// after a hash of pgstore's migrations, so changed migrations get a new template;
+// templates of other versions are dropped an hour after they were built.
 // Each process clones it ("CREATE DATABASE … TEMPLATE", named after the package
 // directory and process number) and [Close] drops the clone. Between specs,
-// [Backend] resets the clone: it truncates the pgstore tables (keeping what the
-// migrations wrote) and drops the view tables — much cheaper than a clone.
+// [Backend] resets the clone in one round trip: it empties the pgstore tables
+// (keeping what the migrations wrote), restarts their identities and drops the view
+// tables — about 2 ms, against 25–400 ms for a clone.
 //
 // # Use from a Ginkgo suite
 //
@@ -53,7 +61,7 @@
 //		labels  Labels
 //	}{
 //		{"in memory", estest.Memory, nil},
-//		{"on PostgreSQL", pgtest.Backend, Label("integration")},
+//		{"on PostgreSQL", pgtest.Backend, Label(pgtest.Label)},
 //	} {
 //		Describe(b.name, b.labels, func() { /* specs using b.backend */ })
 //	}

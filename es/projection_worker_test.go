@@ -143,7 +143,7 @@ var _ = Describe("async projectors", func() {
 		done := make(chan error)
 		go func() { done <- n.worker.Run(ctx) }()
 		Eventually(func() []LineCount { return n.counts(asyncCounts) }).Should(HaveLen(1)) // the first poll
-		n.write(b, 1) // polls are an hour apart: only the commit's wake-up can bring this in
+		n.write(b, 1)                                                                      // polls are an hour apart: only the commit's wake-up can bring this in
 		Eventually(func() []LineCount { return n.counts(asyncCounts) }).Should(HaveLen(2))
 		cancel()
 		Expect(<-done).To(MatchError(context.Canceled))

@@ -316,6 +316,76 @@ var _ = Describe("CommandService", func() {
 		})
 	})
 
+	Describe("concurrency in lockstep", func() {
+		// Every racer loads the counter, then waits until all have loaded before it
+		// records: all of them expect the same version, so conflicts are certain.
+		const racers = 8
+		lockstep := func(opts es.Options) (*world, uuid.UUID, []error) {
+			var (
+				mu      sync.Mutex
+				arrived int
+				all     = make(chan struct{})
+			)
+			w := newWorld(func(r *es.Registry) {
+				registerBank(r)
+				es.Handle(r, "spec.LockstepIncrement", func(ctx context.Context, u *es.UnitOfWork, cmd lockstepIncrement) error {
+					c, err := es.Load[*Counter](ctx, u, cmd.ID)
+					if err != nil {
+						return err
+					}
+					mu.Lock()
+					arrived++
+					first := arrived <= racers
+					if arrived == racers {
+						close(all)
+					}
+					mu.Unlock()
+					if first {
+						<-all
+					}
+					return es.Record(c, Incremented{By: 1})
+				})
+			}, opts)
+			id := uuid.New()
+			w.exec(Increment{ID: id, By: 1})
+			var wg sync.WaitGroup
+			errs := make([]error, racers)
+			for i := range racers {
+				wg.Go(func() { errs[i] = w.svc.Execute(w.ctx, lockstepIncrement{ID: id}) })
+			}
+			wg.Wait()
+			return w, id, errs
+		}
+
+		It("without retries, exactly one racer commits and the others get ErrConcurrencyConflict", func() {
+			w, id, errs := lockstep(es.Options{})
+			var ok, conflicts int
+			for _, err := range errs {
+				switch {
+				case err == nil:
+					ok++
+				case errors.Is(err, es.ErrConcurrencyConflict):
+					conflicts++
+				default:
+					Fail(err.Error())
+				}
+			}
+			Expect([]int{ok, conflicts}).To(Equal([]int{1, racers - 1}))
+			Expect(w.store.StreamInfo(w.ctx, id)).To(Equal(es.StreamInfo{Type: "bank.Counter", Version: 2}))
+		})
+
+		It("with ConflictRetries, every racer commits once", func() {
+			w, id, errs := lockstep(es.Options{ConflictRetries: racers})
+			for _, err := range errs {
+				Expect(err).NotTo(HaveOccurred())
+			}
+			c, err := es.LoadAt[*Counter](w.ctx, w.svc, id, es.StreamQuery{})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(c.N).To(Equal(racers + 1))
+			Expect(w.events(id)).To(HaveLen(racers + 1))
+		})
+	})
+
 	Describe("AfterCommit hooks", func() {
 		It("see the events of every commit, in order, and nothing of a failed command", func() {
 			var got [][]string
@@ -360,6 +430,8 @@ func (c strict) Validate() error {
 }
 
 type halfDone struct{ ID uuid.UUID }
+
+type lockstepIncrement struct{ ID uuid.UUID }
 
 type racyTransfer struct {
 	From, To uuid.UUID

@@ -9,7 +9,9 @@ import (
 
 	"github.com/consequent/consequent/es"
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // Commit implements [es.EventStore]. The whole unit of work is one call of the
@@ -39,23 +41,43 @@ func (s *Store) Commit(ctx context.Context, c *es.Commit, inTx func(ctx context.
 		fillPositions(c, xact, positions)
 		return nil
 	}
-	tx, err := s.pool.Begin(ctx)
+	// BEGIN travels in one pipeline with the commit() call: one round trip for
+	// the writes, one for COMMIT, plus whatever inTx sends.
+	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
-		return fmt.Errorf("pgstore: commit: begin: %w", err)
+		return fmt.Errorf("pgstore: commit: %w", err)
 	}
-	defer tx.Rollback(ctx) //nolint:errcheck // a no-op after Commit; on failure the connection is discarded
-	if err := tx.QueryRow(ctx, s.sql.commit, args...).Scan(&xact, &positions); err != nil {
-		_ = tx.Rollback(ctx)
+	defer conn.Release() // a connection left in a transaction is destroyed, not reused
+	b := &pgx.Batch{}
+	b.Queue("BEGIN")
+	b.Queue(s.sql.commit, args...).QueryRow(func(row pgx.Row) error { return row.Scan(&xact, &positions) })
+	if err := conn.SendBatch(ctx, b).Close(); err != nil {
+		rollback(ctx, conn)
 		return s.commitError(ctx, c, err)
 	}
 	fillPositions(c, xact, positions)
-	if err := inTx(ctx, s.views(tx)); err != nil {
+	if err := inTx(ctx, s.views(conn)); err != nil {
+		rollback(ctx, conn)
 		return err
 	}
-	if err := tx.Commit(ctx); err != nil {
+	tag, err := conn.Exec(ctx, "COMMIT")
+	if err != nil {
 		return mapError("commit", err)
 	}
+	if tag.String() != "COMMIT" {
+		// A statement of inTx failed but inTx did not say so: PostgreSQL
+		// rolled the transaction back.
+		return fmt.Errorf("pgstore: commit: %w (a statement in inTx failed and its error was dropped)", pgx.ErrTxCommitRollback)
+	}
 	return nil
+}
+
+// rollback ends the transaction on conn, if any. When that fails the connection
+// stays in a transaction, and the pool destroys it on release.
+func rollback(ctx context.Context, conn *pgxpool.Conn) {
+	if conn.Conn().PgConn().TxStatus() != 'I' {
+		_, _ = conn.Exec(context.WithoutCancel(ctx), "ROLLBACK")
+	}
 }
 
 func fillPositions(c *es.Commit, xact uint64, positions []int64) {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/consequent/consequent/es"
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -141,6 +142,17 @@ var _ = Describe("inTx", Label("integration"), func() {
 		Expect(store.LoadSnapshot(ctx, id, 1, 0)).To(BeNil())
 		Expect(store.Views().Find(ctx, table.Name, es.Where{"id": id})).To(BeEmpty())
 		Expect(store.Commit(ctx, claiming(newID(), 0, key), nil)).To(Succeed(), "the key was never taken")
+	})
+
+	It("does not commit when inTx drops the error of a failed statement", func(ctx SpecContext) {
+		id := newID()
+		Expect(store.Views().Insert(ctx, table.Name, es.Row{"id": id, "position": 0})).To(Succeed())
+		err := store.Commit(ctx, commitOf(stream(id, 0, 1)), func(ctx context.Context, v es.Persistor) error {
+			_ = v.Insert(ctx, table.Name, es.Row{"id": id, "position": 1})
+			return nil
+		})
+		Expect(err).To(MatchError(pgx.ErrTxCommitRollback))
+		Expect(store.LoadStream(ctx, id, es.StreamQuery{})).To(BeEmpty())
 	})
 
 	It("rolls back when a view write fails", func(ctx SpecContext) {

@@ -1,9 +1,11 @@
 package pgstore
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 
 	"github.com/consequent/consequent/es"
@@ -127,7 +129,11 @@ func (s *Store) DeleteStream(ctx context.Context, id uuid.UUID) error {
 // collectRecords scans rows of eventColumns and closes them.
 func collectRecords(rows pgx.Rows) ([]es.EventRecord, error) {
 	defer rows.Close()
-	var out []es.EventRecord
+	var (
+		out         []es.EventRecord
+		lastMeta    []byte // the events of a command share their metadata:
+		lastMetaMap map[string]string
+	)
 	for rows.Next() {
 		var (
 			e          es.EventRecord
@@ -143,8 +149,12 @@ func collectRecords(rows pgx.Rows) ([]es.EventRecord, error) {
 		e.Schema = int(schema)
 		e.Time = e.Time.UTC()
 		e.CorrelationID, e.CausationID = fromNullUUID(corr), fromNullUUID(caus)
-		if e.Metadata, err = decodeMetadata(meta); err != nil {
+		if meta != nil && lastMetaMap != nil && bytes.Equal(meta, lastMeta) {
+			e.Metadata = maps.Clone(lastMetaMap) // cheaper than decoding again
+		} else if e.Metadata, err = decodeMetadata(meta); err != nil {
 			return nil, fmt.Errorf("stream %s version %d: metadata: %w", e.StreamID, e.Version, err)
+		} else if e.Metadata != nil {
+			lastMeta, lastMetaMap = meta, maps.Clone(e.Metadata)
 		}
 		out = append(out, e)
 	}

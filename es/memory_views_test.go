@@ -107,6 +107,29 @@ var _ = Describe("MemoryViews", func() {
 		Expect(names(find(views, es.Where{"team": "b"}))).To(Equal([]string{"b0", "b1"}))
 	})
 
+	It("orders by keys of every type", func() {
+		t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		u1, u2 := uuid.MustParse("00000000-0000-0000-0000-000000000001"), uuid.MustParse("10000000-0000-0000-0000-000000000000")
+		mixed := es.TableDef{Name: "mixed", Key: []string{"b", "f", "t", "u", "raw"}, Columns: []es.Column{
+			{Name: "b", Type: es.Bool}, {Name: "f", Type: es.Float}, {Name: "t", Type: es.Time},
+			{Name: "u", Type: es.UUID}, {Name: "raw", Type: es.Bytes}, {Name: "name", Type: es.Text},
+		}}
+		Expect(views.CreateTables(ctx, mixed)).To(Succeed())
+		for _, r := range []es.Row{
+			{"b": true, "f": 0.5, "t": t0, "u": u1, "raw": []byte{1}, "name": "true"},
+			{"b": false, "f": 2.5, "t": t0, "u": u1, "raw": []byte{1}, "name": "f2.5"},
+			{"b": false, "f": 0.5, "t": t0.Add(time.Hour), "u": u1, "raw": []byte{1}, "name": "t+1h"},
+			{"b": false, "f": 0.5, "t": t0, "u": u2, "raw": []byte{1}, "name": "u2"},
+			{"b": false, "f": 0.5, "t": t0, "u": u1, "raw": []byte{2}, "name": "raw2"},
+			{"b": false, "f": 0.5, "t": t0, "u": u1, "raw": []byte{1}, "name": "first"},
+		} {
+			Expect(views.Insert(ctx, "mixed", r)).To(Succeed())
+		}
+		rows, err := views.Find(ctx, "mixed", nil)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(names(rows)).To(Equal([]string{"first", "raw2", "u2", "t+1h", "f2.5", "true"}))
+	})
+
 	It("keeps canonical values: times in UTC to the microsecond, ints as int64, uuids from strings", func() {
 		local := time.Date(2026, 5, 6, 7, 8, 9, 123_456_789, time.FixedZone("CEST", 2*3600))
 		id := uuid.New()

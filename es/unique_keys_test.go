@@ -1,6 +1,7 @@
 package es_test
 
 import (
+	"context"
 	"errors"
 
 	"github.com/consequent/consequent/es"
@@ -108,4 +109,40 @@ var _ = Describe("unique keys", func() {
 		uniqueKeyError(err)
 		Expect(w.log()).To(BeEmpty())
 	})
+
+	It("must each have a scope, one key per scope", func() {
+		for keys, msg := range map[string]string{
+			"noscope": `unique key "k" has no scope`,
+			"twice":   "two unique keys in scope s: an aggregate holds one key per scope",
+		} {
+			w := newWorld(func(r *es.Registry) {
+				t := es.RegisterAggregate(r, "spec.Keyed", func() *keyed { return &keyed{which: keys} })
+				es.RegisterEvent[plainHappened](t, "spec.Happened")
+				es.Handle(r, "spec.MakeKeyed", func(ctx context.Context, u *es.UnitOfWork, cmd halfDone) error {
+					k, err := es.Create[*keyed](ctx, u, cmd.ID)
+					if err != nil {
+						return err
+					}
+					return es.Record(k, plainHappened{})
+				})
+			})
+			Expect(w.svc.Execute(w.ctx, halfDone{ID: uuid.New()})).To(MatchError(ContainSubstring(msg)))
+			Expect(w.log()).To(BeEmpty())
+		}
+	})
 })
+
+// keyed holds faulty unique keys.
+type keyed struct {
+	es.AggregateRoot
+	which string
+}
+
+func (*keyed) On(any) {}
+
+func (k *keyed) UniqueKeys() []es.UniqueKey {
+	if k.which == "noscope" {
+		return []es.UniqueKey{{Key: "k"}}
+	}
+	return []es.UniqueKey{{Scope: "s", Key: "a"}, {Scope: "s", Key: "b"}}
+}

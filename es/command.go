@@ -51,6 +51,9 @@ func Handle[C any](r *Registry, name string, handle func(ctx context.Context, u 
 		r.fail("command name %q registered twice (for %s and %s)", name, r.commandNames[name], t)
 		return
 	}
+	if _, ok := any(*new(C)).(Validator); !ok && reflect.PointerTo(t).Implements(reflect.TypeFor[Validator]()) {
+		r.fail("command %s: Validate has a pointer receiver, so commands passed as values are never validated: give Validate a value receiver", t)
+	}
 	r.handlers[t] = &commandHandler{name: name, handle: func(ctx context.Context, u *UnitOfWork, cmd any) error {
 		return handle(ctx, u, cmd.(C))
 	}}

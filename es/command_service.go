@@ -132,7 +132,7 @@ func (s *CommandService) Execute(ctx context.Context, cmd any, opts ...ExecOptio
 		q := queue[0]
 		queue = queue[1:]
 		if n == s.rt.opts.MaxCascade {
-			return errors.Join(append(failed, fmt.Errorf("es: %T: workflows issued more than %d commands; is there a cycle?", cmd, s.rt.opts.MaxCascade))...)
+			return errors.Join(append(failed, fmt.Errorf("es: %T: %d commands ran and workflows issued more; is there a cycle? %w", cmd, n, ErrCascadeLimit))...)
 		}
 		envs, err := s.executeOne(ctx, q.cmd, q.meta)
 		if err != nil {
@@ -164,8 +164,14 @@ func (s *CommandService) Execute(ctx context.Context, cmd any, opts ...ExecOptio
 }
 
 // executeOne runs one command through middleware, validation, handler and commit.
-func (s *CommandService) executeOne(ctx context.Context, cmd any, meta execMeta) ([]Envelope, error) {
-	var envs []Envelope
+// A panic anywhere on the way (middleware, projector, upcaster, hook) becomes a
+// [*PanicError]; the store's transaction has then been rolled back.
+func (s *CommandService) executeOne(ctx context.Context, cmd any, meta execMeta) (envs []Envelope, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			envs, err = nil, fmt.Errorf("es: command %T: %w", cmd, &PanicError{Value: r, Stack: debug.Stack()})
+		}
+	}()
 	next := func(ctx context.Context, cmd any) error {
 		h, err := s.rt.handlerFor(cmd)
 		if err != nil {
@@ -190,7 +196,7 @@ func (s *CommandService) executeOne(ctx context.Context, cmd any, meta execMeta)
 	for i := len(s.rt.reg.middleware) - 1; i >= 0; i-- {
 		chain = s.rt.reg.middleware[i](chain)
 	}
-	err := chain(ctx, cmd)
+	err = chain(ctx, cmd)
 	return envs, err
 }
 

@@ -41,6 +41,10 @@ var (
 
 	// ErrTableNotManaged: a projector wrote a table it did not declare.
 	ErrTableNotManaged = errors.New("table not managed by this projector")
+
+	// ErrCascadeLimit: workflows kept issuing commands beyond [Options.MaxCascade]
+	// within one Execute. The commands that ran are stored.
+	ErrCascadeLimit = errors.New("workflow cascade limit reached")
 )
 
 // ValidationError reports every invalid field of a command. A command's Validate

@@ -242,6 +242,8 @@ var _ = Describe("async projectors", func() {
 		Expect(n.worker.CatchUp(n.ctx)).To(Succeed())
 		Expect(asyncCounts.Upsert(n.ctx, n.store.Views(), LineCount{Note: b, Lines: 99})).To(Succeed()) // drift a rebuild must undo
 
+		Expect(n.store.Release(n.ctx, "async", n.worker.Owner())).To(Succeed()) // the old version's worker stops
+
 		// Deploy version 2 on the same store.
 		reg := es.NewRegistry()
 		note := es.RegisterAggregate(reg, "test.Note", func() *Note { return new(Note) })

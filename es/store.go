@@ -38,7 +38,7 @@ type EventStore interface {
 	// [ErrAggregateNotFound].
 	StreamInfo(ctx context.Context, id uuid.UUID) (StreamInfo, error)
 
-	// ReadLog returns up to limit events that follow after in the global order
+	// ReadLog returns up to limit events (all, when limit <= 0) that follow after in the global order
 	// (TxID, Position), oldest first. It returns only events of transactions that
 	// committed before any transaction still in flight began, so a reader that
 	// resumes from the last cursor it saw never skips an event committed late.

@@ -14,14 +14,15 @@ import (
 // keeping one instance per id (the identity map), and commits all their new events
 // together when the handler returns without error. It is not safe for concurrent use.
 type UnitOfWork struct {
-	rt     *runtime
-	byID   map[uuid.UUID]Aggregate
-	order  []Aggregate
-	loaded map[uuid.UUID][]UniqueKey // unique keys when loaded, to spot changes
+	rt      *runtime
+	byID    map[uuid.UUID]Aggregate
+	order   []Aggregate
+	loaded  map[uuid.UUID][]UniqueKey // unique keys when loaded, to spot changes
+	missing map[uuid.UUID]bool        // ids Load found no stream for
 }
 
 func newUnitOfWork(rt *runtime) *UnitOfWork {
-	return &UnitOfWork{rt: rt, byID: map[uuid.UUID]Aggregate{}, loaded: map[uuid.UUID][]UniqueKey{}}
+	return &UnitOfWork{rt: rt, byID: map[uuid.UUID]Aggregate{}, loaded: map[uuid.UUID][]UniqueKey{}, missing: map[uuid.UUID]bool{}}
 }
 
 // Now returns the current time on the service's clock.
@@ -49,6 +50,9 @@ func Load[A Aggregate](ctx context.Context, u *UnitOfWork, id uuid.UUID) (A, err
 	}
 	a, err := u.rt.load(ctx, t, id, StreamQuery{}, true)
 	if err != nil {
+		if errors.Is(err, ErrAggregateNotFound) {
+			u.missing[id] = true
+		}
 		return zero, err
 	}
 	u.attach(a)
@@ -58,7 +62,9 @@ func Load[A Aggregate](ctx context.Context, u *UnitOfWork, id uuid.UUID) (A, err
 // Create adds a new aggregate of type A with the given id to the unit of work and
 // returns it, empty, for the handler to record its first events. It returns an
 // error wrapping [ErrAggregateExists] when the id is taken, in the unit of work or
-// in the store.
+// in the store, and one wrapping [ErrConcurrencyConflict] when the stream appeared
+// after a Load in this unit of work found none (a load-or-create race, which
+// retrying the command resolves).
 func Create[A Aggregate](ctx context.Context, u *UnitOfWork, id uuid.UUID) (A, error) {
 	var zero A
 	t, err := u.rt.aggregateType(reflect.TypeFor[A]())
@@ -73,6 +79,8 @@ func Create[A Aggregate](ctx context.Context, u *UnitOfWork, id uuid.UUID) (A, e
 	}
 	info, err := u.rt.store.StreamInfo(ctx, id)
 	switch {
+	case err == nil && u.missing[id]: // created since this unit of work looked: a race to retry
+		return zero, fmt.Errorf("create %s %s: created concurrently: %w", t.name, id, ErrConcurrencyConflict)
 	case err == nil:
 		return zero, fmt.Errorf("create %s %s: a %s with this id exists: %w", t.name, id, info.Type, ErrAggregateExists)
 	case !errors.Is(err, ErrAggregateNotFound):

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"runtime/debug"
 	"time"
 
 	"github.com/google/uuid"
@@ -47,11 +48,17 @@ func React[E any](w *Workflow, handle func(ctx context.Context, r *Reaction, e E
 }
 
 // Run calls w's handler for e, if it has one, and returns the commands it issued.
-func (w *Workflow) Run(ctx context.Context, clock Clock, ids IDGenerator, e Envelope) ([]any, error) {
+// A panic in the handler is returned as a [*PanicError].
+func (w *Workflow) Run(ctx context.Context, clock Clock, ids IDGenerator, e Envelope) (cmds []any, err error) {
 	h, ok := w.handlers[reflect.TypeOf(e.Event)]
 	if !ok {
 		return nil, nil
 	}
+	defer func() {
+		if p := recover(); p != nil {
+			cmds, err = nil, fmt.Errorf("workflow %s: %s of stream %s version %d: %w", w.name, e.Type, e.StreamID, e.Version, &PanicError{Value: p, Stack: debug.Stack()})
+		}
+	}()
 	r := &Reaction{clock: clock, ids: ids}
 	if err := h(ctx, r, e); err != nil {
 		return nil, fmt.Errorf("workflow %s: %s of stream %s version %d: %w", w.name, e.Type, e.StreamID, e.Version, err)

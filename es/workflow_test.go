@@ -141,7 +141,7 @@ var _ = Describe("workflows", func() {
 		})
 		w := withWorkflows(es.Options{MaxCascade: 5}, forever)
 		err := w.svc.Execute(w.ctx, Increment{ID: counter, By: 1})
-		Expect(err).To(MatchError(ContainSubstring("workflows issued more than 5 commands; is there a cycle?")))
+		Expect(err).To(MatchError(es.ErrCascadeLimit))
 		Expect(trace).To(HaveLen(5))
 		Expect(w.events(counter)).To(HaveLen(5))
 	})

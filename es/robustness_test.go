@@ -1,0 +1,66 @@
+package es_test
+
+import (
+	"context"
+	"errors"
+
+	"github.com/consequent/consequent/es"
+	"github.com/google/uuid"
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+)
+
+type pointerValidated struct{ ID uuid.UUID }
+
+func (*pointerValidated) Validate() error { return errors.New("never called") }
+
+type Ping struct{ Note uuid.UUID }
+
+var _ = Describe("robustness", func() {
+	It("turns a panicking projector into a *PanicError and stores nothing", func() {
+		boom := es.NewProjector("boom", inlineCounts)
+		es.Project(boom, func(context.Context, es.Persistor, es.Envelope, NoteLine) error { panic("projector bug") })
+		n := newNotebook(boom, es.WorkerOptions{})
+		err := n.svc.Execute(n.ctx, WriteLine{Note: uuid.New()})
+		var p *es.PanicError
+		Expect(errors.As(err, &p)).To(BeTrue(), "got %v", err)
+		Expect(p.Value).To(Equal("projector bug"))
+		log, _ := n.store.ReadLog(n.ctx, es.Cursor{}, 0)
+		Expect(log).To(BeEmpty())
+	})
+
+	It("turns a panicking workflow into a *WorkflowError after the commit", func() {
+		n := newNotebook(lineCounter("async", asyncCounts, nil).Async(), es.WorkerOptions{})
+		w := es.NewWorkflow("explodes")
+		es.React(w, func(context.Context, *es.Reaction, es.Envelope, NoteLine) error { panic("workflow bug") })
+		n.reg.AddWorkflow(w)
+		err := n.svc.Execute(n.ctx, WriteLine{Note: uuid.New()})
+		var we *es.WorkflowError
+		Expect(errors.As(err, &we)).To(BeTrue(), "got %v", err)
+		Expect(err.Error()).To(ContainSubstring("workflow bug"))
+		log, _ := n.store.ReadLog(n.ctx, es.Cursor{}, 0)
+		Expect(log).To(HaveLen(1), "the command's events are stored")
+	})
+
+	It("stops workflows that trigger each other forever with ErrCascadeLimit", func() {
+		n := newNotebook(lineCounter("async", asyncCounts, nil).Async(), es.WorkerOptions{})
+		w := es.NewWorkflow("again")
+		es.React(w, func(_ context.Context, r *es.Reaction, e es.Envelope, _ NoteLine) error {
+			r.Execute(WriteLine{Note: e.StreamID})
+			return nil
+		})
+		n.reg.AddWorkflow(w)
+		svc, err := es.NewCommandService(n.ctx, n.reg, n.store, es.Options{MaxCascade: 5})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(svc.Execute(n.ctx, WriteLine{Note: uuid.New()})).To(MatchError(es.ErrCascadeLimit))
+		log, _ := n.store.ReadLog(n.ctx, es.Cursor{}, 0)
+		Expect(log).To(HaveLen(5))
+	})
+
+	It("refuses a Validate with a pointer receiver at registration", func() {
+		reg := es.NewRegistry()
+		es.Handle(reg, "test.PointerValidated", func(context.Context, *es.UnitOfWork, pointerValidated) error { return nil })
+		_, err := es.NewCommandService(context.Background(), reg, es.NewMemoryStore(), es.Options{})
+		Expect(err).To(MatchError(ContainSubstring("Validate has a pointer receiver")))
+	})
+})

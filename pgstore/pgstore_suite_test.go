@@ -18,6 +18,10 @@ import (
 
 func TestPgstore(t *testing.T) {
 	RegisterFailHandler(Fail)
+	// Reads of the global log wait for the watermark: any transaction in flight
+	// in the cluster, also one of another test process, holds it back.
+	SetDefaultEventuallyTimeout(30 * time.Second)
+	SetDefaultEventuallyPollingInterval(50 * time.Millisecond)
 	RunSpecs(t, "pgstore")
 }
 

@@ -39,6 +39,10 @@ var (
 	// ErrDuplicateRecord: a view-table insert hit an existing primary key.
 	ErrDuplicateRecord = errors.New("duplicate record")
 
+	// ErrTableNotFound: a view table that does not exist (create it with
+	// [Persistor.CreateTables]).
+	ErrTableNotFound = errors.New("no such table")
+
 	// ErrTableNotManaged: a projector wrote a table it did not declare.
 	ErrTableNotManaged = errors.New("table not managed by this projector")
 

@@ -57,11 +57,19 @@ func (s *MemoryStore) Commit(ctx context.Context, c *Commit, inTx func(context.C
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err := CheckCommit(c); err != nil {
+		return err
+	}
 	claims := map[UniqueKey]uuid.UUID{}
+	releasing := map[UniqueKey]bool{} // keys streams of this commit give up
 	for _, w := range c.Streams {
-		if err := checkStreamWrite(w); err != nil {
-			return err
+		if st := s.streams[w.StreamID]; st != nil && w.UniqueKeys != nil {
+			for scope, key := range st.keys {
+				releasing[UniqueKey{Scope: scope, Key: key}] = true
+			}
 		}
+	}
+	for _, w := range c.Streams {
 		var version int64
 		if st := s.streams[w.StreamID]; st != nil {
 			version = int64(len(st.events))
@@ -74,6 +82,9 @@ func (s *MemoryStore) Commit(ctx context.Context, c *Commit, inTx func(context.C
 		}
 		for _, k := range w.UniqueKeys {
 			holder, held := s.keys[k.Scope][k.Key]
+			if held && holder != w.StreamID && releasing[k] {
+				held = false // moved between streams of this commit
+			}
 			if other, ok := claims[k]; ok {
 				holder, held = other, true
 			}
@@ -129,26 +140,6 @@ func (s *MemoryStore) Commit(ctx context.Context, c *Commit, inTx func(context.C
 			snap := *w.Snapshot
 			snap.Data = slices.Clone(snap.Data)
 			s.snapshots[w.StreamID] = append(s.snapshots[w.StreamID], snap)
-		}
-	}
-	return nil
-}
-
-// checkStreamWrite checks what a well-behaved runtime always sends; stores check it
-// too, so that a bad caller cannot corrupt a stream.
-func checkStreamWrite(w StreamWrite) error {
-	if w.StreamID == uuid.Nil {
-		return fmt.Errorf("es: commit: stream with the nil uuid")
-	}
-	if w.StreamType == "" {
-		return fmt.Errorf("es: commit: stream %s has no type", w.StreamID)
-	}
-	for i, e := range w.Events {
-		if e.StreamID != w.StreamID || e.Version != w.ExpectedVersion+int64(i)+1 {
-			return fmt.Errorf("es: commit: stream %s: event %d is %s version %d, want version %d", w.StreamID, i, e.StreamID, e.Version, w.ExpectedVersion+int64(i)+1)
-		}
-		if e.Type == "" {
-			return fmt.Errorf("es: commit: stream %s version %d: event has no type", w.StreamID, e.Version)
 		}
 	}
 	return nil

@@ -194,7 +194,7 @@ func (tx *MemoryTx) table(name string) (*memTable, error) {
 	defer tx.views.mu.RUnlock()
 	t, ok := tx.views.tables[name]
 	if !ok {
-		return nil, fmt.Errorf("es: table %s: %w (create it with CreateTables)", name, errNoTable)
+		return nil, fmt.Errorf("es: table %s: %w (create it with CreateTables)", name, ErrTableNotFound)
 	}
 	return t, nil
 }
@@ -265,7 +265,7 @@ func (tx *MemoryTx) find(table string, where Where) ([]Row, error) {
 	defer tx.views.mu.RUnlock()
 	t, ok := tx.views.tables[table]
 	if !ok {
-		return nil, fmt.Errorf("es: table %s: %w (create it with CreateTables)", table, errNoTable)
+		return nil, fmt.Errorf("es: table %s: %w (create it with CreateTables)", table, ErrTableNotFound)
 	}
 	cond := make(Row, len(where))
 	for name, v := range where {

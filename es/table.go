@@ -3,7 +3,6 @@ package es
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"reflect"
 	"strings"
@@ -396,5 +395,3 @@ func snakeCase(s string) string {
 	}
 	return b.String()
 }
-
-var errNoTable = errors.New("no such table")

@@ -269,6 +269,30 @@ func storeCases() []storeCase {
 			}
 			return nil
 		}},
+		{"unique key moves", "one commit can release a key from one stream and give it to another; a malformed commit (a stream twice) is refused", func(ctx context.Context, s es.EventStore) error {
+			f := newFixture()
+			key := es.UniqueKey{Scope: "email", Key: "moving@example.com"}
+			keys := func(id uuid.UUID, expected int64, ks ...es.UniqueKey) func(es.CommandRecord) es.StreamWrite {
+				return func(cmd es.CommandRecord) es.StreamWrite {
+					w := f.write(id, "test.Thing", expected, 1, cmd)
+					w.UniqueKeys = append([]es.UniqueKey{}, ks...)
+					return w
+				}
+			}
+			if _, err := f.commit(ctx, s, keys(ID(1), 0, key)); err != nil {
+				return err
+			}
+			if _, err := f.commit(ctx, s, keys(ID(1), 1), keys(ID(2), 0, key)); err != nil {
+				return fmt.Errorf("moving a key within one commit: %w", err)
+			}
+			if _, err := f.commit(ctx, s, keys(ID(3), 0, key)); err == nil {
+				return errors.New("the moved key is free")
+			}
+			if _, err := f.commit(ctx, s, f.stream(ID(4), 0, 1), f.stream(ID(4), 1, 1)); err == nil {
+				return errors.New("a commit writing one stream twice succeeded")
+			}
+			return nil
+		}},
 		{"rollback on inTx error", "an error from inTx rolls back everything: no command, event, key or view row", func(ctx context.Context, s es.EventStore) error {
 			f := newFixture()
 			if err := s.Views().CreateTables(ctx, viewTable.Def()); err != nil {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"sync"
 	"time"
 
@@ -21,8 +22,9 @@ type storeCase struct {
 	run      func(ctx context.Context, s es.EventStore) error
 }
 
-// TestEventStore checks an [es.EventStore] implementation, and its view persistor,
-// against the contract in package es, in the manner of testing/fstest.TestFS. Each
+// TestEventStore checks an [es.EventStore] implementation, its view persistor and,
+// when it has them, its [es.ProjectionStore] methods, against the contract in
+// package es, in the manner of testing/fstest.TestFS. Each
 // case runs on a fresh store from newStore. It returns nil when every case passes,
 // else the failures joined, each naming the case and the contract it checks. Use it
 // from any test framework:
@@ -30,7 +32,7 @@ type storeCase struct {
 //	Expect(estest.TestEventStore(ctx, pgtest.Backend)).To(Succeed())
 func TestEventStore(ctx context.Context, newStore Backend) error {
 	var errs []error
-	for _, c := range append(storeCases(), viewCases()...) {
+	for _, c := range slices.Concat(storeCases(), viewCases(), projectionCases()) {
 		s, err := newStore(ctx)
 		if err != nil {
 			return fmt.Errorf("estest.TestEventStore: new store: %w", err)

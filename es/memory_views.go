@@ -94,6 +94,51 @@ type MemoryTx struct {
 	overlay map[string]map[string]Row // table → key → row (nil: deleted)
 }
 
+// Change is one row a [MemoryTx] wrote: the row as it now is, or nil when the
+// transaction deleted it.
+type Change struct {
+	Table string
+	Key   Where
+	Row   Row
+}
+
+// Changes lists the rows the transaction has written since it began (or since its
+// last Commit), table by table in key order. A replay that applies events in
+// memory uses it to write only what changed to the database.
+func (tx *MemoryTx) Changes() []Change {
+	tx.views.mu.RLock()
+	defer tx.views.mu.RUnlock()
+	var out []Change
+	tables := make([]string, 0, len(tx.overlay))
+	for name := range tx.overlay {
+		tables = append(tables, name)
+	}
+	slices.Sort(tables)
+	for _, name := range tables {
+		def := tx.views.tables[name].def
+		start := len(out)
+		for _, r := range tx.overlay[name] {
+			if r != nil {
+				out = append(out, Change{Table: name, Key: def.KeyOf(r), Row: copyRow(r)})
+			}
+		}
+		for k, r := range tx.overlay[name] {
+			if old, ok := tx.views.tables[name].rows[k]; r == nil && ok {
+				out = append(out, Change{Table: name, Key: def.KeyOf(old)})
+			} // a row inserted and deleted within the transaction changed nothing
+		}
+		slices.SortFunc(out[start:], func(a, b Change) int {
+			for _, k := range def.Key {
+				if c := compareValues(a.Key[k], b.Key[k]); c != 0 {
+					return c
+				}
+			}
+			return 0
+		})
+	}
+	return out
+}
+
 // Commit makes the transaction's writes visible.
 func (tx *MemoryTx) Commit() error {
 	tx.views.mu.Lock()

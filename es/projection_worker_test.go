@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -91,6 +92,9 @@ func newNotebook(async *es.Projector, opts es.WorkerOptions, extra ...*es.Projec
 	n.reg.AddProjector(async)
 	for _, p := range extra {
 		n.reg.AddProjector(p)
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	var err error
 	n.worker, err = es.NewProjectionWorker(n.reg, n.store, opts)
@@ -250,7 +254,7 @@ var _ = Describe("async projectors", func() {
 		es.RegisterEvent[NoteLine](note, "test.NoteLine")
 		reg.AddProjector(lineCounter("async", asyncCounts, nil).Async().Versioned(2))
 		var phases []string
-		w2, err := es.NewProjectionWorker(reg, n.store, es.WorkerOptions{Progress: func(p es.RebuildProgress) { phases = append(phases, p.Phase) }})
+		w2, err := es.NewProjectionWorker(reg, n.store, es.WorkerOptions{Logger: slog.New(slog.DiscardHandler), Progress: func(p es.RebuildProgress) { phases = append(phases, p.Phase) }})
 		Expect(err).NotTo(HaveOccurred())
 		Expect(w2.CatchUp(n.ctx)).To(Succeed())
 		Expect(n.counts(asyncCounts)).To(Equal([]LineCount{{Note: a, Lines: 2, Last: 2}}))

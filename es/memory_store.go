@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"sort"
 	"sync"
 
 	"github.com/google/uuid"
@@ -193,17 +192,7 @@ func (s *MemoryStore) StreamInfo(ctx context.Context, id uuid.UUID) (StreamInfo,
 // ReadLog implements [EventStore]. Commits are serialised, so every committed event
 // is below the watermark.
 func (s *MemoryStore) ReadLog(ctx context.Context, after Cursor, limit int) ([]EventRecord, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	i := sort.Search(len(s.log), func(i int) bool { return after.Before(s.log[i].Cursor()) })
-	var out []EventRecord
-	for ; i < len(s.log) && (limit <= 0 || len(out) < limit); i++ {
-		out = append(out, cloneRecord(s.log[i]))
-	}
-	return out, nil
+	return s.ReadPartition(ctx, after, limit, 0, 1)
 }
 
 // LoadSnapshot implements [EventStore].

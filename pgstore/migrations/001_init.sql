@@ -114,14 +114,10 @@ BEGIN
             USING ERRCODE = 'CQ001';
     END IF;
 
-    INSERT INTO {{schema}}.commands AS c
+    -- A command id is new for every unit of work; a clash is a bug, never overwritten.
+    INSERT INTO {{schema}}.commands
            (id, type, data, time, user_id, correlation_id, causation_id, metadata)
-    VALUES (c_id, c_type, c_data, c_time, nullif(c_user, ''), c_correlation, c_causation, c_metadata)
-    ON CONFLICT (id) DO UPDATE
-       SET type = EXCLUDED.type, data = EXCLUDED.data, time = EXCLUDED.time,
-           user_id = EXCLUDED.user_id, correlation_id = EXCLUDED.correlation_id,
-           causation_id = EXCLUDED.causation_id, metadata = EXCLUDED.metadata,
-           xact_id = EXCLUDED.xact_id;
+    VALUES (c_id, c_type, c_data, c_time, nullif(c_user, ''), c_correlation, c_causation, c_metadata);
 
     INSERT INTO {{schema}}.streams AS s (stream_id, type, version)
     SELECT w.id, w.type, w.expected + w.n

@@ -14,7 +14,7 @@ type printT struct{}
 func (printT) Helper() {}
 func (printT) Fatalf(format string, args ...any) {
 	lines := strings.Split(strings.TrimPrefix(fmt.Sprintf(format, args...), "\n"), "\n")
-	fmt.Println(strings.Join(lines[3:8], "\n"))
+	fmt.Println(strings.Join(lines[4:9], "\n"))
 }
 
 func Example() {

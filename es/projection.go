@@ -93,6 +93,11 @@ func PartitionOf(id uuid.UUID, of int) int {
 	return int(id[15]) % of
 }
 
+// PartitionName names the stored state (checkpoint and lease) of partition part of
+// p: p's name when p has one partition, else "name#part/of". A [Rebuilder] uses it
+// to fence and reset every partition of the projector it rebuilds.
+func PartitionName(p *Projector, part int) string { return partitionName(p, part) }
+
 // partitionName names the projection state of one partition of p.
 func partitionName(p *Projector, part int) string {
 	if p.Partitions() == 1 {

@@ -165,6 +165,34 @@
 // [Table.Get] on [CommandService.Views]; the [Persistor] interface is what stores
 // implement.
 //
+// # Async projectors
+//
+// An async projector ([Projector.Async]) does not slow commits down: a
+// [ProjectionWorker] follows the global log from the projector's checkpoint and
+// applies batches of events, committing the table writes together with the new
+// checkpoint ([ProjectionStore.Advance]), so each event takes effect once, even
+// across crashes. The log is read below a watermark, so an event committed late
+// by a slow transaction is never skipped.
+//
+//	reg.AddProjector(NewSearchProjector().Async().Partitioned(4).Versioned(2))
+//	worker, err := es.NewProjectionWorker(reg, store, es.WorkerOptions{})
+//	svc, err := es.NewCommandService(ctx, reg, store, es.Options{})
+//	go worker.Run(ctx)
+//
+// A worker wakes on the commits of services built after it from the same registry,
+// and polls with backoff for commits of other processes. Each projector (or each
+// of its [Projector.Partitioned] partitions, streams split by [PartitionOf]) is
+// owned by one worker at a time through a lease; writes are fenced by it
+// ([ErrLeaseLost]), and when a worker dies another takes over once the lease has
+// expired ([WorkerOptions.LeaseTTL]). A failing event is retried with backoff, then
+// the projection stops at it with a [ProjectionFailure] that names the event, while
+// the others go on; [ProjectionWorker.Resume] restarts it. [ProjectionWorker.Lag]
+// tells how far behind each projection is. Deploying a projector with a higher
+// [Projector.Versioned] rebuilds its tables: without downtime on stores that
+// implement [Rebuilder] (pgstore fills shadow tables and swaps them in), in place
+// otherwise. [ProjectionWorker.CatchUp] processes everything and returns, for tests
+// and tools.
+//
 // # Workflows
 //
 // A [Workflow] reacts to committed events by executing more commands: send a

@@ -26,8 +26,10 @@ GINKGO_FLAGS += --no-color
 endif
 # Packages for ginkgo (empty: all, through -r), e.g. make test PKGS=./pgstore/pgtest
 PKGS ?=
-# -p 1: one package at a time, so benchmarks do not compete for the cores.
-BENCH_FLAGS ?= -p 1 -run '^$$' -bench . -benchmem
+# -p 1: one package at a time, so benchmarks do not compete for the cores;
+# -benchtime=2s keeps the whole run to about 3 minutes on 2 cores. The pgstore
+# benchmarks run in pairs (…/consequent beside …/raw pgx) against the same database.
+BENCH_FLAGS ?= -p 1 -run '^$$' -bench . -benchmem -benchtime=2s
 # Benchmarks of pgstore need a server too; leftover per-process databases are
 # dropped by pgtest.Close.
 BENCH_PKGS ?= ./...
@@ -52,9 +54,9 @@ bench:
 	$(GO) test $(BENCH_FLAGS) $(BENCH_PKGS) | tee bench.txt
 	@$(MAKE) --no-print-directory bench-ratios
 
-# Hook for the ratio table (e.g. pgstore vs the in-memory store, vs the targets in
-# ../shared/reference/pg-store.md): an executable .ci/bench-ratios that reads
-# bench.txt. Until it exists this target only says so.
+# The ratio table: each …/consequent benchmark beside its …/raw twin (time ratio,
+# events/s, the targets of ../shared/reference/pg-store.md §6), then the in-memory
+# benchmarks; .ci/bench-ratios runs internal/cmd/benchratios on bench.txt.
 bench-ratios:
 	@if [ -x .ci/bench-ratios ]; then .ci/bench-ratios bench.txt; \
 	else echo "bench: raw results in bench.txt; no ratio table yet (add an executable .ci/bench-ratios reading bench.txt)"; fi

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -41,6 +42,7 @@ func benchDB(b *testing.B) *pgtest.DB {
 	db, err := pgtest.Open(context.Background())
 	switch {
 	case err == nil:
+		serverOnce.Do(func() { describeServer(db) })
 		return db
 	case errors.Is(err, pgtest.ErrNoDatabase) && !requireDatabase():
 		b.Skip("no PostgreSQL for the pgstore benchmarks: set " + pgtest.EnvDatabaseURL +
@@ -48,6 +50,22 @@ func benchDB(b *testing.B) *pgtest.DB {
 	}
 	b.Fatal(err)
 	return nil
+}
+
+var serverOnce sync.Once
+
+// describeServer prints the server's version and durability settings once, on
+// a line .ci/bench-ratios repeats under its table: the ratios hold across
+// settings, the absolute figures do not.
+func describeServer(db *pgtest.DB) {
+	var version, fsync, syncCommit string
+	err := db.Pool.QueryRow(context.Background(), `SELECT current_setting('server_version'),
+		current_setting('fsync'), current_setting('synchronous_commit')`).Scan(&version, &fsync, &syncCommit)
+	if err != nil {
+		return
+	}
+	fmt.Printf("benchserver: PostgreSQL %s (fsync=%s, synchronous_commit=%s, from %s), GOMAXPROCS=%d\n",
+		version, fsync, syncCommit, db.Source, runtime.GOMAXPROCS(0))
 }
 
 func requireDatabase() bool {

@@ -19,6 +19,10 @@ const (
 type Config struct {
 	Schema     string // event-store schema, default "consequent"
 	ViewSchema string // view tables schema, default "consequent_views"
+	// RebuildChunk is how many events a rebuild applies and copies per
+	// transaction; an interrupted rebuild resumes after the last chunk
+	// (default 10000).
+	RebuildChunk int
 }
 
 // withDefaults returns cfg with empty fields defaulted, or an error when a name is
@@ -36,6 +40,9 @@ func (cfg Config) withDefaults() (Config, error) {
 	if err := checkIdent("Config.ViewSchema", cfg.ViewSchema); err != nil {
 		return cfg, err
 	}
+	if cfg.RebuildChunk <= 0 {
+		cfg.RebuildChunk = 10000
+	}
 	if cfg.Schema == cfg.ViewSchema {
 		return cfg, fmt.Errorf("pgstore: Config.Schema and Config.ViewSchema are both %q: view tables need a schema of their own", cfg.Schema)
 	}
@@ -49,6 +56,7 @@ type Store struct {
 	cfg     Config
 	err     error // a configuration error, returned by every method
 	sql     storeSQL
+	psql    projectionSQL
 	catalog *catalog // view-table definitions, shared by the store's Views
 }
 
@@ -61,6 +69,7 @@ func New(pool *pgxpool.Pool, cfg Config) *Store {
 	s := &Store{pool: pool, cfg: cfg, err: err, catalog: newCatalog()}
 	if err == nil {
 		s.sql = newStoreSQL(cfg.Schema)
+		s.psql = newProjectionSQL(cfg.Schema)
 	}
 	return s
 }

@@ -27,19 +27,24 @@ type projectionSQL struct {
 func newProjectionSQL(schema string) projectionSQL {
 	q := projectionSQL{
 		// The partition filter is applied to the rows the (xact_id, position)
-		// index yields in order; never cast xact_id in the select list.
+		// index yields in order; never cast xact_id in the select list. It
+		// lists the partition's last bytes ($4) rather than testing "% of =
+		// part": the planner estimates "= ANY" of n values at about n/200,
+		// close to the truth (n/256), where it would estimate "% of = part"
+		// at 1/200 and, from an early cursor, prefer scanning and sorting the
+		// whole table (EXPLAINed on PostgreSQL 15).
 		readPartition: `SELECT ` + eventColumns + `
 			FROM {{schema}}.events e JOIN {{schema}}.streams s ON s.stream_id = e.stream_id
 			WHERE (e.xact_id, e.position) > ($1::xid8, $2::bigint)
 			  AND e.xact_id < pg_snapshot_xmin(pg_current_snapshot())
-			  AND get_byte(uuid_send(e.stream_id), 15) % $4::int = $5::int
+			  AND get_byte(uuid_send(e.stream_id), 15) = ANY ($4::int[])
 			ORDER BY e.xact_id, e.position
 			LIMIT $3`,
 		behind: `WITH b AS (
 			SELECT e.xact_id, e.position, e.time FROM {{schema}}.events e
 			 WHERE (e.xact_id, e.position) > ($1::xid8, $2::bigint)
 			   AND e.xact_id < pg_snapshot_xmin(pg_current_snapshot())
-			   AND ($4::int <= 1 OR get_byte(uuid_send(e.stream_id), 15) % $4::int = $3::int))
+			   AND ($3::int[] IS NULL OR get_byte(uuid_send(e.stream_id), 15) = ANY ($3::int[])))
 			SELECT (SELECT count(*) FROM b), (SELECT b.time FROM b ORDER BY b.xact_id, b.position LIMIT 1)`,
 		state: `SELECT xact_id, position, version, coalesce(owner, ''), lease_until,
 			failed, failed_xact_id, failed_position, error
@@ -101,7 +106,7 @@ func (s *Store) ReadPartition(ctx context.Context, after es.Cursor, limit int, p
 	if limit > 0 {
 		lim = int64(limit)
 	}
-	rows, err := s.pool.Query(ctx, s.psql.readPartition, after.TxID, after.Position, lim, int32(of), int32(part))
+	rows, err := s.pool.Query(ctx, s.psql.readPartition, after.TxID, after.Position, lim, partitionBytes(part, of))
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: read partition %d/%d after %d/%d: %w", part, of, after.TxID, after.Position, err)
 	}
@@ -110,6 +115,16 @@ func (s *Store) ReadPartition(ctx context.Context, after es.Cursor, limit int, p
 		return nil, fmt.Errorf("pgstore: read partition %d/%d after %d/%d: %w", part, of, after.TxID, after.Position, err)
 	}
 	return recs, nil
+}
+
+// partitionBytes lists the last bytes of the stream ids in partition part of of
+// ([es.PartitionOf]).
+func partitionBytes(part, of int) []int32 {
+	var out []int32
+	for b := part; b < 256; b += of {
+		out = append(out, int32(b))
+	}
+	return out
 }
 
 // Behind implements [es.ProjectionStore].
@@ -121,7 +136,11 @@ func (s *Store) Behind(ctx context.Context, after es.Cursor, part, of int) (int6
 		n      int64
 		oldest pgtype.Timestamptz
 	)
-	if err := s.pool.QueryRow(ctx, s.psql.behind, after.TxID, after.Position, int32(part), int32(of)).Scan(&n, &oldest); err != nil {
+	var bytes []int32 // nil: every partition
+	if of > 1 {
+		bytes = partitionBytes(part, of)
+	}
+	if err := s.pool.QueryRow(ctx, s.psql.behind, after.TxID, after.Position, bytes).Scan(&n, &oldest); err != nil {
 		return 0, time.Time{}, fmt.Errorf("pgstore: events behind %d/%d: %w", after.TxID, after.Position, err)
 	}
 	if !oldest.Valid {

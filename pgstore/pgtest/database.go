@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"flag"
 	"fmt"
 	"io/fs"
 	"net/url"
@@ -299,7 +300,9 @@ func withDatabase(dsn, name string) (string, error) {
 // processDBName names this process's database after the test binary's package
 // directory and the process number, so that test binaries of several packages
 // (go test ./... runs them at once) never share a database, and a rerun replaces
-// the leftovers of a killed one.
+// the leftovers of a killed one. A binary that runs benchmarks (go test -bench)
+// gets a name of its own, so that it does not clone over the database of the same
+// package's specs running meanwhile (Ginkgo process 1), nor they over its.
 func processDBName(proc int) string {
 	dir, _ := os.Getwd()
 	sum := sha256.Sum256([]byte(dir))
@@ -307,7 +310,11 @@ func processDBName(proc int) string {
 	if len(base) > 24 {
 		base = base[:24]
 	}
-	return fmt.Sprintf("consequent_test_%s_%s_p%d", base, hex.EncodeToString(sum[:])[:8], proc)
+	kind := "p"
+	if f := flag.Lookup("test.bench"); f != nil && f.Value.String() != "" {
+		kind = "bench_p"
+	}
+	return fmt.Sprintf("consequent_test_%s_%s_%s%d", base, hex.EncodeToString(sum[:])[:8], kind, proc)
 }
 
 var nonIdent = regexp.MustCompile(`[^a-z0-9_]`)

@@ -50,9 +50,10 @@ lint:
 	if [ -n "$$files" ]; then echo "gofmt: these files need formatting (run gofmt -w):"; echo "$$files"; exit 1; fi
 	$(GO) vet ./...
 
+# The table is printed also when a benchmark failed; make bench fails then too.
 bench:
-	$(GO) test $(BENCH_FLAGS) $(BENCH_PKGS) | tee bench.txt
-	@$(MAKE) --no-print-directory bench-ratios
+	status=0; $(GO) test $(BENCH_FLAGS) $(BENCH_PKGS) | tee bench.txt || status=$$?; \
+	$(MAKE) --no-print-directory bench-ratios; exit $$status
 
 # The ratio table: each …/consequent benchmark beside its …/raw twin (time ratio,
 # events/s, the targets of ../shared/reference/pg-store.md §6), then the in-memory

@@ -149,6 +149,8 @@ func report(w io.Writer, results []*result, notes []string) {
 		paired[r] = true
 	}
 
+	slices.SortStableFunc(pairs, func(a, b *pair) int { return rank(a.name) - rank(b.name) })
+
 	if len(results) == 0 {
 		fmt.Fprintln(w, "benchratios: no benchmark results found")
 		return
@@ -271,6 +273,19 @@ func table(w io.Writer, rows [][]string) {
 			line(rule)
 		}
 	}
+}
+
+// order is the order of the pairs in the table: the write path, then reads and
+// projections; others follow in the order they ran.
+var order = []string{"Command/", "UnitOfWork/", "Import/", "Load/", "Rebuild/"}
+
+func rank(name string) int {
+	for i, prefix := range order {
+		if strings.HasPrefix(name, prefix) {
+			return i
+		}
+	}
+	return len(order)
 }
 
 // cut splits "Command/1client/consequent" into "Command/1client" and "consequent".

@@ -27,8 +27,9 @@ endif
 # Packages for ginkgo (empty: all, through -r), e.g. make test PKGS=./pgstore/pgtest
 PKGS ?=
 # -p 1: one package at a time, so benchmarks do not compete for the cores;
-# -benchtime=2s keeps the whole run to about 3 minutes on 2 cores. The pgstore
-# benchmarks run in pairs (…/consequent beside …/raw pgx) against the same database.
+# -benchtime=2s keeps the whole run near 90 s on 2 cores. The pgstore benchmarks
+# run in pairs (…/consequent beside …/raw pgx) against the same database. Ratios
+# move by 10-30% between runs on a shared machine: add -count=3 for medians.
 BENCH_FLAGS ?= -p 1 -run '^$$' -bench . -benchmem -benchtime=2s
 # Benchmarks of pgstore need a server too; leftover per-process databases are
 # dropped by pgtest.Close.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/consequent/consequent/pgstore"
+	"github.com/consequent/consequent/pgstore/pgtest"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	. "github.com/onsi/ginkgo/v2"
@@ -18,10 +19,12 @@ import (
 
 func TestPgstore(t *testing.T) {
 	RegisterFailHandler(Fail)
+	defer pgtest.Close()
 	// Reads of the global log wait for the watermark: any transaction in flight
 	// in the cluster, also one of another test process, holds it back.
 	SetDefaultEventuallyTimeout(30 * time.Second)
 	SetDefaultEventuallyPollingInterval(50 * time.Millisecond)
+	EnforceDefaultTimeoutsWhenUsingContexts()
 	RunSpecs(t, "pgstore")
 }
 

@@ -34,11 +34,12 @@ type Options struct {
 
 // runtime is what the service, its units of work and its loads share.
 type runtime struct {
-	reg   *Registry
-	store EventStore
-	clock Clock
-	ids   IDGenerator
-	opts  Options
+	reg    *Registry
+	inline []*Projector // the projectors that run inside commits
+	store  EventStore
+	clock  Clock
+	ids    IDGenerator
+	opts   Options
 }
 
 // CommandService executes commands: middleware, validation, the handler with a
@@ -69,7 +70,13 @@ func NewCommandService(ctx context.Context, reg *Registry, store EventStore, opt
 			return nil, fmt.Errorf("es: tables of projector %s: %w", p.name, err)
 		}
 	}
-	return &CommandService{rt: &runtime{reg: reg, store: store, clock: opts.Clock, ids: opts.IDs, opts: opts}}, nil
+	rt := &runtime{reg: reg, store: store, clock: opts.Clock, ids: opts.IDs, opts: opts}
+	for _, p := range reg.projectors {
+		if !p.async {
+			rt.inline = append(rt.inline, p)
+		}
+	}
+	return &CommandService{rt: rt}, nil
 }
 
 // Registry returns the registry the service was built from.
@@ -210,27 +217,35 @@ func (rt *runtime) attempt(ctx context.Context, h *commandHandler, cmd any, meta
 	if err != nil {
 		return nil, fmt.Errorf("es: command %s: %w", h.name, err)
 	}
-	var envs []Envelope
-	err = rt.store.Commit(ctx, c, func(ctx context.Context, views Persistor) error {
-		var err error
-		if envs, err = rt.decodeCommit(c); err != nil {
-			return err
-		}
-		for _, env := range envs {
-			for _, p := range rt.reg.projectors {
-				if p.async {
-					continue
-				}
-				if err := p.Apply(ctx, views, env); err != nil {
-					return err
+	// The codec round trip a later load makes: an event that does not survive it
+	// fails the command before anything is written.
+	envs, err := rt.decodeCommit(c)
+	if err != nil {
+		return nil, fmt.Errorf("es: command %s: %w", h.name, err)
+	}
+	var inTx func(context.Context, Persistor) error
+	if len(rt.inline) > 0 && len(envs) > 0 { // else one round trip, no transaction block
+		inTx = func(ctx context.Context, views Persistor) error {
+			refill(envs, c)
+			for _, env := range envs {
+				for _, p := range rt.inline {
+					if err := p.Apply(ctx, views, env); err != nil {
+						return err
+					}
 				}
 			}
+			return nil
 		}
-		return nil
-	})
-	if err != nil {
+	}
+	if err := rt.store.Commit(ctx, c, inTx); err != nil {
+		if errors.Is(err, ErrConcurrencyConflict) {
+			if exists := rt.createdExisting(ctx, u); exists != nil {
+				return nil, fmt.Errorf("es: command %s: %w", h.name, exists)
+			}
+		}
 		return nil, fmt.Errorf("es: command %s: commit: %w", h.name, err)
 	}
+	refill(envs, c)
 	for _, hook := range rt.reg.afterCommit {
 		hook(ctx, envs)
 	}
@@ -315,6 +330,34 @@ func checkKeys(r *AggregateRoot, keys []UniqueKey) ([]UniqueKey, error) {
 		out = append(out, k)
 	}
 	return out, nil
+}
+
+// refill copies what the store filled in (positions, times) into the envelopes
+// decoded from c.
+func refill(envs []Envelope, c *Commit) {
+	i := 0
+	for _, w := range c.Streams {
+		for _, rec := range w.Events {
+			envs[i].EventRecord = rec
+			i++
+		}
+	}
+}
+
+// createdExisting explains a conflict on a stream the unit of work created: it
+// exists, so the command fails with ErrAggregateExists, unless a Load in the unit
+// of work found it missing (then it is a race, and the conflict stands).
+func (rt *runtime) createdExisting(ctx context.Context, u *UnitOfWork) error {
+	for _, a := range u.order {
+		r := a.root()
+		if r.stored != 0 || len(r.pending) == 0 || u.missing[r.id] {
+			continue
+		}
+		if info, err := rt.store.StreamInfo(ctx, r.id); err == nil {
+			return fmt.Errorf("create %s %s: a %s with this id exists: %w", r.typ.name, r.id, info.Type, ErrAggregateExists)
+		}
+	}
+	return nil
 }
 
 // decodeCommit decodes the stored events of c: the same round trip a later load

@@ -61,10 +61,11 @@ func Load[A Aggregate](ctx context.Context, u *UnitOfWork, id uuid.UUID) (A, err
 
 // Create adds a new aggregate of type A with the given id to the unit of work and
 // returns it, empty, for the handler to record its first events. It returns an
-// error wrapping [ErrAggregateExists] when the id is taken, in the unit of work or
-// in the store, and one wrapping [ErrConcurrencyConflict] when the stream appeared
-// after a Load in this unit of work found none (a load-or-create race, which
-// retrying the command resolves).
+// error wrapping [ErrAggregateExists] when the unit of work holds the id already.
+// That the store has no such stream is checked by the commit, at no extra cost:
+// the command then fails with [ErrAggregateExists] — or, when a Load in the same
+// unit of work had found no stream (a load-or-create race), with
+// [ErrConcurrencyConflict], which [Options.ConflictRetries] resolves.
 func Create[A Aggregate](ctx context.Context, u *UnitOfWork, id uuid.UUID) (A, error) {
 	var zero A
 	t, err := u.rt.aggregateType(reflect.TypeFor[A]())
@@ -76,15 +77,6 @@ func Create[A Aggregate](ctx context.Context, u *UnitOfWork, id uuid.UUID) (A, e
 	}
 	if _, ok := u.byID[id]; ok {
 		return zero, fmt.Errorf("create %s %s: %w", t.name, id, ErrAggregateExists)
-	}
-	info, err := u.rt.store.StreamInfo(ctx, id)
-	switch {
-	case err == nil && u.missing[id]: // created since this unit of work looked: a race to retry
-		return zero, fmt.Errorf("create %s %s: created concurrently: %w", t.name, id, ErrConcurrencyConflict)
-	case err == nil:
-		return zero, fmt.Errorf("create %s %s: a %s with this id exists: %w", t.name, id, info.Type, ErrAggregateExists)
-	case !errors.Is(err, ErrAggregateNotFound):
-		return zero, fmt.Errorf("create %s %s: %w", t.name, id, err)
 	}
 	a := t.newAggregate()
 	r := a.root()

@@ -58,11 +58,14 @@ var _ = Describe("UnitOfWork", func() {
 		Expect(w.account(id).Owner).To(Equal("New"))
 	})
 
-	It("refuses to create an id that exists in the store, whatever its type", func() {
+	It("refuses to create an id that exists in the store, whatever its type, at commit", func() {
 		id := w.open("Ann", "a@x")
 		err := inHandler(func(ctx context.Context, u *es.UnitOfWork) error {
-			_, err := es.Create[*Counter](ctx, u, id)
-			return err
+			c, err := es.Create[*Counter](ctx, u, id)
+			if err != nil {
+				return err
+			}
+			return es.Record(c, Incremented{By: 1})
 		})
 		Expect(err).To(MatchError(es.ErrAggregateExists))
 		Expect(err).To(MatchError(ContainSubstring("a bank.Account with this id exists")))

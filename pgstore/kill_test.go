@@ -1,0 +1,129 @@
+package pgstore_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/consequent/consequent/es"
+	"github.com/consequent/consequent/pgstore"
+	"github.com/consequent/consequent/pgstore/pgtest"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+)
+
+// envKillChild makes the test binary a worker process for the kill spec: its
+// value is the DSN of the database to work on.
+const envKillChild = "PGSTORE_KILL_CHILD_DSN"
+
+// killedCounts is the slow async projector's table in the kill spec.
+var killedCounts = es.NewTable[LineCount]("killed_counts", "note")
+
+// slowCounter is the kill spec's async projector: it takes its time per event,
+// so that a batch's transaction stays open long enough to be killed in.
+func slowCounter() *es.Projector {
+	return lineCounter("slow", killedCounts, func(NoteLine) error {
+		time.Sleep(10 * time.Millisecond)
+		return nil
+	}).Async()
+}
+
+// TestKillChild is not a test: it is the worker process the kill spec starts
+// (and kills). It runs only with envKillChild set.
+func TestKillChild(t *testing.T) {
+	dsn := os.Getenv(envKillChild)
+	if dsn == "" {
+		t.Skip("the kill spec's worker process; runs only when started by it")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // never outlive a lost parent by much
+	defer cancel()
+	pool, err := pgxpool.New(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	store := pgstore.New(pool, pgtest.Config)
+	reg := es.NewRegistry()
+	registerNotes(reg)
+	p := slowCounter()
+	if err := store.Views().CreateTables(ctx, p.Tables()...); err != nil {
+		t.Fatal(err)
+	}
+	w, err := es.NewProjectionWorker(reg, store, es.WorkerOptions{Owner: "child", LeaseTTL: 2 * time.Second,
+		BatchSize: 20, Projectors: []*es.Projector{p}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Println("child: running")
+	_ = w.Run(ctx)
+}
+
+var _ = Describe("a worker process killed mid-batch", Label(pgtest.Label), func() {
+	It("is taken over by another process: nothing lost, nothing applied twice", func(ctx SpecContext) {
+		outOfOrder.Store(0)
+		n := newNotebook(ctx, es.WorkerOptions{}, nil)
+		Expect(n.store.Views().CreateTables(ctx, killedCounts.Def())).To(Succeed())
+		notes := make([]uuid.UUID, 10)
+		for i := range notes {
+			notes[i] = uuid.New()
+			n.write(ctx, notes[i], 12)
+		}
+		db, err := pgtest.Open(ctx)
+		Expect(err).NotTo(HaveOccurred())
+		dsn := db.DSN
+		if strings.Contains(dsn, "?") {
+			dsn += "&application_name=pgstore_kill_child"
+		} else {
+			dsn += "?application_name=pgstore_kill_child"
+		}
+		child := exec.Command(os.Args[0], "-test.run=^TestKillChild$", "-test.v")
+		child.Env = append(os.Environ(), envKillChild+"="+dsn)
+		child.Stdout, child.Stderr = GinkgoWriter, GinkgoWriter
+		Expect(child.Start()).To(Succeed())
+		DeferCleanup(func() { _ = child.Process.Kill(); _ = child.Wait() })
+
+		By("waiting until the child has committed a batch and is inside the next one")
+		Eventually(ctx, func(ctx context.Context) (int64, error) {
+			st, err := n.store.Projection(ctx, "slow")
+			return st.Checkpoint.Position, err
+		}).WithTimeout(30 * time.Second).Should(BeNumerically(">", 0))
+		Eventually(ctx, func(ctx context.Context) (int, error) {
+			var open int
+			err := db.Pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
+				WHERE application_name = 'pgstore_kill_child' AND state = 'idle in transaction' AND backend_xid IS NOT NULL`).Scan(&open)
+			return open, err
+		}).WithPolling(time.Millisecond).Should(Equal(1), "a batch has written rows and not committed")
+		Expect(child.Process.Kill()).To(Succeed()) // SIGKILL: no release, no rollback by the child
+		killed := time.Now()
+		_ = child.Wait()
+		before, err := n.store.Projection(ctx, "slow")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(before.Owner).To(Equal("child"), "the dead child still holds the lease")
+		Expect(before.Checkpoint.Position).To(BeNumerically("<", 120), "it died before the end")
+
+		By("taking over in this process once the child's lease has expired")
+		Eventually(ctx, func(ctx context.Context) (bool, error) {
+			return n.store.Lease(ctx, "slow", "parent", 2*time.Second)
+		}).WithPolling(10 * time.Millisecond).Should(BeTrue())
+		takeover := time.Since(killed)
+		parent, err := es.NewProjectionWorker(n.reg, n.store, es.WorkerOptions{Owner: "parent", LeaseTTL: 2 * time.Second,
+			Retries: -1, Projectors: []*es.Projector{lineCounter("slow", killedCounts, nil).Async()}})
+		Expect(err).NotTo(HaveOccurred())
+		want := n.counts(ctx, inlineCounts)
+		Eventually(ctx, func(ctx context.Context) ([]LineCount, error) {
+			if err := parent.CatchUp(ctx); err != nil {
+				return nil, err
+			}
+			return n.counts(ctx, killedCounts), nil
+		}).Should(Equal(want), "every note counts each of its 12 lines once, in order")
+		Expect(outOfOrder.Load()).To(BeZero())
+		AddReportEntry("kill mid-batch", fmt.Sprintf("killed at checkpoint position %d of 120; taken over %v after the kill (lease 2s)",
+			before.Checkpoint.Position, takeover.Round(time.Millisecond)))
+	})
+})

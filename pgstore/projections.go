@@ -20,8 +20,8 @@ var (
 // filled in.
 type projectionSQL struct {
 	readPartition, behind, state, lease, release, advance, setFailure string
-	renew, checkpointAll, rebuildState, startRebuild, rebuildStep      string
-	endRebuild                                                         string
+	renew, checkpointAll, rebuildState, startRebuild, rebuildStep     string
+	endRebuild                                                        string
 }
 
 func newProjectionSQL(schema string) projectionSQL {

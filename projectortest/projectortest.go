@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/consequent/consequent/es"
 	"github.com/consequent/consequent/estest"
@@ -188,7 +189,53 @@ func (s *Scenario) catchUp() error {
 	if err != nil {
 		return err
 	}
-	return w.CatchUp(s.ctx)
+	// A store's log may show a commit only a little later (PostgreSQL's shows
+	// what committed before every transaction in flight began): catch up until
+	// the projector has applied the last given event of every partition.
+	deadline := time.Now().Add(catchUpTimeout)
+	for {
+		if err := w.CatchUp(s.ctx); err != nil {
+			return err
+		}
+		done, err := s.caughtUp()
+		if err != nil || done {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("projectortest: the async projector had not applied the given events after %v: a transaction in flight on the server may be holding back the log", catchUpTimeout)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// catchUpTimeout bounds the wait for the log to show the given events.
+const catchUpTimeout = 30 * time.Second
+
+// caughtUp reports whether the projector's checkpoint of every partition has
+// reached the last given event of that partition.
+func (s *Scenario) caughtUp() (bool, error) {
+	ps, ok := s.store.(es.ProjectionStore)
+	if !ok {
+		return true, nil // NewProjectionWorker has said why not
+	}
+	p := s.f.projector
+	last := make([]es.Cursor, p.Partitions())
+	for _, e := range s.history {
+		part := es.PartitionOf(e.StreamID, p.Partitions())
+		if last[part].Before(e.Cursor()) {
+			last[part] = e.Cursor()
+		}
+	}
+	for part, c := range last {
+		st, err := ps.Projection(s.ctx, es.PartitionName(p, part))
+		if err != nil {
+			return false, err
+		}
+		if st.Checkpoint.Before(c) {
+			return false, nil
+		}
+	}
+	return true, nil
 }
 
 // replay applies every given event once more, when the fixture asks for it.

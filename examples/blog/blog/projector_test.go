@@ -10,10 +10,21 @@ import (
 
 // projectorSpecs: given a post's events, then these post_records rows. Every spec
 // replays the events a second time and requires the same rows: the projector is
-// idempotent, so rebuilding or resuming it is safe.
+// idempotent, so rebuilding or resuming it is safe. The specs run with the
+// projector inline and again async (an es.ProjectionWorker catching up).
 func projectorSpecs(backend estest.Backend) {
-	posts := projectortest.New(blog.Register, blog.NewPostProjector(),
-		projectortest.Options{Backend: backend, ReplayTwice: true})
+	for _, mode := range []struct {
+		name  string
+		async bool
+	}{{"inline", false}, {"async", true}} {
+		Describe(mode.name, func() {
+			postProjectorSpecs(projectortest.New(blog.Register, blog.NewPostProjector(),
+				projectortest.Options{Backend: backend, ReplayTwice: true, Async: mode.async}))
+		})
+	}
+}
+
+func postProjectorSpecs(posts *projectortest.Fixture) {
 	postID, otherID := estest.ID(1), estest.ID(2)
 	added := []any{
 		blog.PostAdded{},

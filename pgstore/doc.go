@@ -28,6 +28,8 @@
 //   - streams: each stream's type and current version;
 //   - unique_keys: (stream, scope) → key, unique per (scope, key);
 //   - snapshots: (stream, schema, version) → bytes;
+//   - projections: each async projection's checkpoint, version, lease and
+//     failure; rebuilds: the rebuilds in progress;
 //   - schema_migrations: the applied migrations.
 //
 // Migrations are numbered SQL files embedded in the package (migrations/*.sql).
@@ -55,6 +57,46 @@
 // writers never wait for readers or for each other. The price: a long-running
 // transaction anywhere in the PostgreSQL cluster holds the log back until it ends.
 // No NOTIFY is sent: followers poll.
+//
+// # Async projections
+//
+// [Store] implements [es.ProjectionStore], so an [es.ProjectionWorker] can run
+// async projectors on it, in one process or many. Each projection (or partition
+// of one) has a row in projections: its checkpoint (xact_id, position), the
+// projector version its tables were built with, and a lease (owner,
+// lease_until). [Store.Lease] takes or renews the lease with one upsert on the
+// database's clock. [Store.Advance] runs the projector's writes and then the
+// checkpoint update in one transaction; the update is fenced
+// (WHERE owner = $me AND lease_until > clock_timestamp()), so a worker that lost
+// its lease — it stalled, another took over — writes nothing and gets an error
+// wrapping [es.ErrLeaseLost]. Each event therefore takes effect once, even when a
+// worker is killed mid-batch: its transaction rolls back and the next owner
+// starts from the last checkpoint once the lease has expired.
+//
+// Workers read with [Store.ReadPartition]: the global log under the same
+// watermark as ReadLog, for partitioned projectors restricted to the streams
+// whose id's last byte modulo the partition count is theirs. [Store.Behind]
+// counts what a projection has yet to apply (the lag). Nothing is NOTIFYed:
+// workers wake on their own process's commits and poll with backoff otherwise.
+//
+// # Rebuilds
+//
+// [Store] also implements [es.Rebuilder]: when a projector's version is newer
+// than its tables', the worker calls [Store.Rebuild], and the live tables keep
+// serving reads while it runs. Rebuild creates a shadow table per table
+// (<table>__rebuild, without secondary indexes), replays the whole log into
+// memory chunk by chunk ([Config.RebuildChunk] events, each applied in an
+// [es.MemoryTx]) and writes each chunk's changed rows with COPY, in the same
+// transaction as the rebuild's cursor in the rebuilds table: an interrupted
+// rebuild of the same version loads the shadow tables back into memory and
+// resumes after its last chunk. At the end of the log it builds the secondary
+// indexes, catches up, and then, in one short transaction, checks the leases of
+// every partition, applies the last events, drops the live tables, renames the
+// shadows (and their primary keys and indexes) into their places, and sets every
+// partition's checkpoint and version. Readers wait for that transaction only;
+// cached statements of the pool's idle connections are deallocated after it, so
+// tables whose columns changed do not trip them. The projector's tables must fit
+// in memory; table names of a rebuilt projector must be at most 54 characters.
 //
 // # Bulk import
 //

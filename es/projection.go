@@ -119,6 +119,10 @@ type ProjectionFailure struct {
 }
 
 func (e *ProjectionFailure) Error() string {
+	if e.Type == "" { // a failure recorded earlier, reported again
+		return fmt.Sprintf("es: projection %s is stopped at log position %d/%d: %v; fix the cause, then resume it with ProjectionWorker.Resume(ctx, %q)",
+			e.Projection, e.At.TxID, e.At.Position, e.Err, e.Projection)
+	}
 	return fmt.Sprintf("es: projection %s stopped at %s of stream %s version %d (log position %d/%d): %v; fix the cause, then resume it with ProjectionWorker.Resume(ctx, %q)",
 		e.Projection, e.Type, e.StreamID, e.Version, e.At.TxID, e.At.Position, e.Err, e.Projection)
 }

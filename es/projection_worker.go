@@ -174,6 +174,8 @@ func (w *ProjectionWorker) follow(ctx context.Context, j projectionJob, wake <-c
 		case errors.As(err, &failure):
 			w.log.Error("async projector stopped", "projection", j.name, "error", err)
 			wait = w.opts.PollMax
+		case errors.Is(err, errNotOwner): // another worker has it: look again later
+			wait = w.opts.PollMax
 		case err != nil && ctx.Err() == nil:
 			w.log.Warn("async projector step failed", "projection", j.name, "error", err)
 			wait = w.opts.PollMax
@@ -310,7 +312,8 @@ func (w *ProjectionWorker) retry(ctx context.Context, j projectionJob, rec Event
 		}
 	}
 	f := &ProjectionFailure{Projection: j.name, At: rec.Cursor(), StreamID: rec.StreamID, Version: rec.Version, Type: rec.Type, Err: err}
-	if serr := w.store.SetFailure(ctx, j.name, rec.Cursor(), f.Error()); serr != nil {
+	msg := err.Error() // names the projector and the event already
+	if serr := w.store.SetFailure(ctx, j.name, rec.Cursor(), msg); serr != nil {
 		return errors.Join(f, serr)
 	}
 	return f

@@ -49,7 +49,9 @@ func (p *Projector) IsAsync() bool { return p.async }
 
 // Partitioned splits an async projector into n partitions by stream (n ≤ 256),
 // each with its own checkpoint and lease, so that n workers can share the load;
-// each stream's events stay in order within its partition. It returns p.
+// each stream's events stay in order within its partition. Changing n of a
+// projector that has run needs a new [Projector.Versioned], so that its tables
+// are rebuilt. It returns p.
 func (p *Projector) Partitioned(n int) *Projector {
 	p.partitions = n
 	return p

@@ -187,7 +187,7 @@ var _ = Describe("async projectors on PostgreSQL", Label(pgtest.Label), func() {
 		Expect(err).NotTo(HaveOccurred())
 		Expect(st.Failed).To(BeTrue())
 		Expect(st.Error).To(ContainSubstring("disk full"))
-		Expect(st.Error).To(ContainSubstring(`ProjectionWorker.Resume(ctx, "async")`))
+		Expect(n.worker.CatchUp(ctx)).To(MatchError(ContainSubstring(`ProjectionWorker.Resume(ctx, "async")`)))
 		Expect(tries.Load()).To(Equal(int32(3)), "the first try and two retries")
 		Expect(n.counts(ctx, asyncCounts)).To(Equal([]LineCount{{Note: a, Lines: 1, Last: 1}}), "what came before the failing event is kept")
 		Eventually(func() []LineCount { return n.counts(ctx, otherCounts) }).Should(Equal([]LineCount{{Note: a, Lines: 3, Last: 3}}), "the other projector went on")

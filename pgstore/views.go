@@ -82,23 +82,16 @@ func (v *Views) CreateTables(ctx context.Context, defs ...es.TableDef) error {
 
 // Insert implements [es.Persistor].
 func (v *Views) Insert(ctx context.Context, table string, row es.Row) error {
-	def, err := v.table(ctx, table)
-	if err != nil {
-		return err
-	}
-	r, err := prepareRow(def, row, true)
-	if err != nil {
-		return err
-	}
-	sql, args := insertSQL(v.schema, def, r, false)
-	if _, err := v.q.Exec(ctx, sql, args...); err != nil {
-		return v.writeError(def, "insert into", def.KeyOf(r), err)
-	}
-	return nil
+	return v.write(ctx, "insert into", table, row, false)
 }
 
 // Upsert implements [es.Persistor].
 func (v *Views) Upsert(ctx context.Context, table string, row es.Row) error {
+	return v.write(ctx, "upsert into", table, row, true)
+}
+
+// write inserts a whole row, replacing the one with its key when upsert is set.
+func (v *Views) write(ctx context.Context, op, table string, row es.Row, upsert bool) error {
 	def, err := v.table(ctx, table)
 	if err != nil {
 		return err
@@ -107,9 +100,9 @@ func (v *Views) Upsert(ctx context.Context, table string, row es.Row) error {
 	if err != nil {
 		return err
 	}
-	sql, args := insertSQL(v.schema, def, r, true)
+	sql, args := insertSQL(v.schema, def, r, upsert)
 	if _, err := v.q.Exec(ctx, sql, args...); err != nil {
-		return v.writeError(def, "upsert into", def.KeyOf(r), err)
+		return v.writeError(def, op, def.KeyOf(r), err)
 	}
 	return nil
 }

@@ -1,7 +1,14 @@
 package blog_test
 
 import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/google/uuid"
 	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"github.com/onsi/gomega/types"
 
 	"github.com/consequent/consequent/es"
 	"github.com/consequent/consequent/estest"
@@ -26,6 +33,22 @@ func authorSpecs(backend estest.Backend) {
 				ThenFails(uniqueKeyTaken("author_email", "ben@example.com"))
 		})
 
+		It("lets exactly one of two concurrent AddAuthor with one email win", func() {
+			svc := blogSpec.Scenario().Service()
+			for round := range 10 {
+				email := fmt.Sprintf("race%d@example.com", round)
+				errs := make([]error, 2)
+				var wg sync.WaitGroup
+				for i := range errs {
+					wg.Go(func() {
+						errs[i] = svc.Execute(context.Background(), blog.AddAuthor{AuthorID: uuid.New(), Name: "Racer", Email: email})
+					})
+				}
+				wg.Wait()
+				Expect(errs).To(ConsistOf(BeNil(), And(HaveOccurred(), uniqueKeyTaken("author_email", email))), "round %d", round)
+			}
+		})
+
 		It("refuses it too when the first author came through a command", func() {
 			blogSpec.GivenCommands(blog.AddAuthor{AuthorID: otherID, Name: "Ben", Email: "Ben@Example.com"}).
 				When(blog.AddAuthor{AuthorID: benID, Name: "Benjamin", Email: "ben@example.com"}).
@@ -44,6 +67,6 @@ func authorSpecs(backend estest.Backend) {
 }
 
 // uniqueKeyTaken matches a *es.UniqueKeyError for the key in scope.
-func uniqueKeyTaken(scope, key string) any {
+func uniqueKeyTaken(scope, key string) types.GomegaMatcher {
 	return estest.ErrorAs(func(e *es.UniqueKeyError) bool { return e.Scope == scope && e.Key == key })
 }

@@ -267,7 +267,10 @@ func (w *ProjectionWorker) step(ctx context.Context, j projectionJob) (int, erro
 			return 0, err
 		}
 	}
-	return failed, w.retry(ctx, j, recs[failed], err)
+	if err := w.retry(ctx, j, recs[failed], err); err != nil {
+		return failed, err
+	}
+	return failed + 1, nil // the retry applied the failing event too
 }
 
 // apply applies recs in one transaction with the checkpoint; on failure it returns

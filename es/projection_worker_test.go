@@ -240,6 +240,20 @@ var _ = Describe("async projectors", func() {
 		Expect(n.counts(asyncCounts)).To(Equal([]LineCount{{Note: a, Lines: 3, Last: 3}}))
 	})
 
+	It("catch up past an event that failed once and then succeeded on retry", func() {
+		var failed atomic.Bool
+		flaky := lineCounter("async", asyncCounts, func(ev NoteLine) error {
+			if ev.N == 0 && !failed.Swap(true) {
+				return errors.New("connection reset")
+			}
+			return nil
+		}).Async()
+		n := newNotebook(flaky, es.WorkerOptions{Retries: 1, RetryBackoff: time.Millisecond})
+		n.write(a, 3)
+		Expect(n.worker.CatchUp(n.ctx)).To(Succeed())
+		Expect(n.counts(asyncCounts)).To(Equal([]LineCount{{Note: a, Lines: 3, Last: 3}}), "CatchUp returned before the log's end")
+	})
+
 	It("rebuild when a newer version is deployed", func() {
 		n := newNotebook(lineCounter("async", asyncCounts, nil).Async(), es.WorkerOptions{})
 		n.write(a, 2)

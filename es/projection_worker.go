@@ -27,7 +27,8 @@ type WorkerOptions struct {
 	// (defaults 10ms and 1s).
 	PollMin, PollMax time.Duration
 	// Retries is how often a failing event is retried, with doubling backoff from
-	// RetryBackoff, before the projector stops at it (defaults 5 and 50ms).
+	// RetryBackoff, before the projector stops at it (defaults 5 and 50ms;
+	// a negative Retries: no retries).
 	Retries      int
 	RetryBackoff time.Duration
 	// Progress, when set, is told how a rebuild advances.
@@ -45,7 +46,8 @@ type WorkerOptions struct {
 // new checkpoint, so each event takes effect once, even across crashes. Each
 // projector (or partition of one) is owned by one worker at a time through a
 // lease; when a worker dies, another takes over once the lease has expired. A
-// projector whose version is newer than its tables' is rebuilt first.
+// projector whose version is newer than its tables' is rebuilt first; one whose
+// tables a newer version built (a rolling deploy) is left to that version.
 //
 // A worker is safe for concurrent use. Create it before the command service and it
 // wakes on every commit of that service; across processes it polls with backoff.
@@ -195,8 +197,12 @@ func (w *ProjectionWorker) follow(ctx context.Context, j projectionJob, wake <-c
 	}
 }
 
-// errNotOwner: another worker holds the lease; not a failure.
-var errNotOwner = errors.New("lease held by another worker")
+var (
+	// errNotOwner: another worker holds the lease; not a failure.
+	errNotOwner = errors.New("lease held by another worker")
+	// errNewerVersion: the projection's tables belong to a newer projector version.
+	errNewerVersion = errors.New("a newer projector version owns the projection")
+)
 
 // CatchUp processes every async projector until it has applied every event below
 // the watermark, then returns: nil, or the failures joined. Projections whose
@@ -242,6 +248,11 @@ func (w *ProjectionWorker) step(ctx context.Context, j projectionJob) (int, erro
 	}
 	if st.Failed {
 		return 0, &ProjectionFailure{Projection: j.name, At: st.FailedAt, Err: errors.New(st.Error)}
+	}
+	if st.Version > j.p.Version() { // a rolling deploy: leave it to the newer version
+		_ = w.store.Release(ctx, j.name, w.opts.Owner)
+		return 0, fmt.Errorf("es: projection %s: its tables were built by version %d of the projector, newer than this program's version %d: this worker leaves it to the newer deployment: %w",
+			j.name, st.Version, j.p.Version(), errNewerVersion)
 	}
 	if st.Version != 0 && st.Version < j.p.Version() {
 		if err := w.rebuild(ctx, j); err != nil {

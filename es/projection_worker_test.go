@@ -254,6 +254,32 @@ var _ = Describe("async projectors", func() {
 		Expect(n.counts(asyncCounts)).To(Equal([]LineCount{{Note: a, Lines: 3, Last: 3}}), "CatchUp returned before the log's end")
 	})
 
+	It("leave a projection whose tables a newer version built alone, rather than write an old version over it", func() {
+		n := newNotebook(lineCounter("async", asyncCounts, nil).Async(), es.WorkerOptions{})
+		n.write(a, 1)
+		Expect(n.worker.CatchUp(n.ctx)).To(Succeed())
+		Expect(n.store.Release(n.ctx, "async", n.worker.Owner())).To(Succeed())
+
+		// A rolling deploy: version 2 rebuilds the tables ...
+		reg := es.NewRegistry()
+		note := es.RegisterAggregate(reg, "test.Note", func() *Note { return new(Note) })
+		es.RegisterEvent[NoteLine](note, "test.NoteLine")
+		reg.AddProjector(lineCounter("async", asyncCounts, nil).Async().Versioned(2))
+		w2, err := es.NewProjectionWorker(reg, n.store, es.WorkerOptions{Logger: slog.New(slog.DiscardHandler)})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(w2.CatchUp(n.ctx)).To(Succeed())
+		Expect(n.store.Release(n.ctx, "async", w2.Owner())).To(Succeed())
+
+		// ... while a process of version 1 still runs.
+		n.write(a, 1)
+		err = n.worker.CatchUp(n.ctx)
+		Expect(err).To(MatchError(ContainSubstring("version 2")))
+		Expect(err).To(MatchError(ContainSubstring("newer")))
+		st, _ := n.store.Projection(n.ctx, "async")
+		Expect(st.Version).To(Equal(2), "the old worker must not mark the tables as version 1 (the next version-2 worker would rebuild them again)")
+		Expect(st.Owner).To(BeEmpty(), "the old worker leaves the lease to the new version")
+	})
+
 	It("rebuild when a newer version is deployed", func() {
 		n := newNotebook(lineCounter("async", asyncCounts, nil).Async(), es.WorkerOptions{})
 		n.write(a, 2)

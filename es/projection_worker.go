@@ -169,23 +169,33 @@ func (w *ProjectionWorker) Run(ctx context.Context) error {
 // follow runs one job until ctx is done.
 func (w *ProjectionWorker) follow(ctx context.Context, j projectionJob, wake <-chan struct{}) {
 	wait := w.opts.PollMin
+	var reported error // the stop or stand-aside last logged, so each is logged once
 	for ctx.Err() == nil {
 		n, err := w.step(ctx, j)
 		var failure *ProjectionFailure
 		switch {
 		case errors.As(err, &failure):
-			w.log.Error("async projector stopped", "projection", j.name, "error", err)
-			wait = w.opts.PollMax
+			if reported == nil || !errors.As(reported, new(*ProjectionFailure)) {
+				w.log.Error("async projector stopped", "projection", j.name, "error", err)
+			}
+			reported, wait = err, w.opts.PollMax
 		case errors.Is(err, errNotOwner): // another worker has it: look again later
 			wait = w.opts.PollMax
+		case errors.Is(err, errNewerVersion):
+			if reported == nil || !errors.Is(reported, errNewerVersion) {
+				w.log.Warn("async projector left to a newer version", "projection", j.name, "error", err)
+			}
+			reported, wait = err, w.opts.PollMax
 		case err != nil && ctx.Err() == nil:
 			w.log.Warn("async projector step failed", "projection", j.name, "error", err)
 			wait = w.opts.PollMax
 		case n == w.opts.BatchSize:
-			wait = w.opts.PollMin
+			reported, wait = nil, w.opts.PollMin
 			continue
 		case n > 0:
-			wait = w.opts.PollMin
+			reported, wait = nil, w.opts.PollMin
+		default:
+			reported = nil
 		}
 		select {
 		case <-ctx.Done():

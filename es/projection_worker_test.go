@@ -280,6 +280,22 @@ var _ = Describe("async projectors", func() {
 		Expect(st.Owner).To(BeEmpty(), "the old worker leaves the lease to the new version")
 	})
 
+	It("log a stopped projection once, not on every wake-up", func() {
+		failing := lineCounter("async", asyncCounts, func(NoteLine) error { return errors.New("disk full") }).Async()
+		var logged atomic.Int32
+		logger := slog.New(countingHandler{n: &logged})
+		n := newNotebook(failing, es.WorkerOptions{Retries: -1, PollMin: time.Millisecond, PollMax: time.Millisecond, Logger: logger})
+		n.write(a, 1)
+		ctx, cancel := context.WithCancel(n.ctx)
+		done := make(chan error)
+		go func() { done <- n.worker.Run(ctx) }()
+		Eventually(logged.Load).Should(BeNumerically(">=", 1))
+		time.Sleep(50 * time.Millisecond) // some fifty polls
+		cancel()
+		<-done
+		Expect(logged.Load()).To(Equal(int32(1)))
+	})
+
 	It("rebuild when a newer version is deployed", func() {
 		n := newNotebook(lineCounter("async", asyncCounts, nil).Async(), es.WorkerOptions{})
 		n.write(a, 2)
@@ -315,6 +331,19 @@ var _ = Describe("async projectors", func() {
 		Expect(err).To(MatchError(ContainSubstring(`projector "p" is partitioned but not async`)))
 	})
 })
+
+// countingHandler counts the records logged at level Error.
+type countingHandler struct{ n *atomic.Int32 }
+
+func (h countingHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h countingHandler) Handle(_ context.Context, r slog.Record) error {
+	if r.Level >= slog.LevelError {
+		h.n.Add(1)
+	}
+	return nil
+}
+func (h countingHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h countingHandler) WithGroup(string) slog.Handler      { return h }
 
 // plainStore hides the memory store's optional capabilities.
 type plainStore struct{ es.EventStore }

@@ -87,7 +87,9 @@ type Snapshotter interface {
 // UniqueKeyer is implemented by aggregates that hold unique keys (at most one per
 // scope). After each change the runtime stores the keys UniqueKeys returns and
 // releases those it no longer returns; a key held by another aggregate makes the
-// commit fail with a [*UniqueKeyError].
+// commit fail with a [*UniqueKeyError]. A key whose Key is empty is not claimed,
+// as NULL is not in a unique column: aggregates that have no value yet (an author
+// without an email address) do not collide.
 type UniqueKeyer interface {
 	UniqueKeys() []UniqueKey
 }

@@ -321,6 +321,9 @@ func (rt *runtime) buildCommit(u *UnitOfWork, name string, cmd any, meta execMet
 func checkKeys(r *AggregateRoot, keys []UniqueKey) ([]UniqueKey, error) {
 	out := make([]UniqueKey, 0, len(keys))
 	for _, k := range keys {
+		if k.Key == "" { // no value, like NULL in a unique column: nothing to claim
+			continue
+		}
 		if k.Scope == "" {
 			return nil, fmt.Errorf("%s %s: unique key %q has no scope", r.typ.name, r.id, k.Key)
 		}

@@ -33,6 +33,18 @@ var _ = Describe("unique keys", func() {
 		Expect(err).To(MatchError(es.ErrAggregateNotFound))
 	})
 
+	It("are not claimed while empty: an empty key is no value, like NULL in a unique column", func() {
+		// Accounts recorded without an email yet (history, an import, a Given).
+		first, second := uuid.New(), uuid.New()
+		_, err := w.svc.Append(w.ctx, first, AccountOpened{Owner: "Ann"})
+		Expect(err).NotTo(HaveOccurred())
+		_, err = w.svc.Append(w.ctx, second, AccountOpened{Owner: "Bob"})
+		Expect(err).NotTo(HaveOccurred(), "two aggregates without a value must not collide on the empty key")
+		w.exec(ChangeEmail{ID: first, Email: "ann@example.com"})
+		err = w.svc.Execute(w.ctx, ChangeEmail{ID: second, Email: "ann@example.com"})
+		Expect(uniqueKeyError(err).Holder).To(Equal(first))
+	})
+
 	It("are released when the aggregate changes them", func() {
 		ann := w.open("Ann", "ann@example.com")
 		w.exec(ChangeEmail{ID: ann, Email: "ann@new.example"})

@@ -90,7 +90,7 @@ func (u *UnitOfWork) attach(a Aggregate) {
 	u.byID[id] = a
 	u.order = append(u.order, a)
 	if k, ok := a.(UniqueKeyer); ok && a.root().stored > 0 {
-		u.loaded[id] = k.UniqueKeys()
+		u.loaded[id], _ = checkKeys(a.root(), k.UniqueKeys())
 	}
 }
 

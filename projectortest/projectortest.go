@@ -54,6 +54,10 @@ func New(register func(*es.Registry), projector *es.Projector, opts ...Options) 
 // WithT returns an empty scenario whose failures go to t, for plain go test.
 func (f *Fixture) WithT(t types.GomegaTestingT) *Scenario { return f.newScenario(gomega.NewWithT(t)) }
 
+// WithGomega returns an empty scenario that reports failures through g, for
+// example the Gomega an Eventually callback receives.
+func (f *Fixture) WithGomega(g gomega.Gomega) *Scenario { return f.newScenario(g) }
+
 // Given starts a scenario (failures go to Ginkgo); see [Scenario.Given].
 func (f *Fixture) Given(streamID uuid.UUID, events ...any) *Scenario {
 	return f.newScenario(gomega.Default).given(streamID, events)
@@ -81,28 +85,32 @@ func (f *Fixture) newScenario(g gomega.Gomega) *Scenario {
 // offset points failures at the spec line: spec → exported method → step → Expect.
 const offset = 2
 
-func (s *Scenario) setup() bool {
+// setup builds the scenario on first use; off is the caller's offset to the spec.
+func (s *Scenario) setup(off int) bool {
 	if s.ready {
 		return true
 	}
 	s.reg = es.NewRegistry()
 	s.f.register(s.reg)
-	if !s.g.Expect(s.reg.Err()).WithOffset(offset+1).To(gomega.Succeed(), "projectortest: the registration function has mistakes") {
+	if !s.g.Expect(s.reg.Err()).WithOffset(off+1).To(gomega.Succeed(), "projectortest: the registration function has mistakes") {
 		return false
 	}
 	var err error
 	s.store, err = s.f.opts.Backend(s.ctx)
-	if !s.g.Expect(err).WithOffset(offset+1).To(gomega.Succeed(), "projectortest: the backend could not make a store") {
+	if !s.g.Expect(err).WithOffset(off+1).To(gomega.Succeed(), "projectortest: the backend could not make a store") {
 		return false
 	}
 	err = s.store.Views().CreateTables(s.ctx, s.f.projector.Tables()...)
-	s.ready = s.g.Expect(err).WithOffset(offset+1).To(gomega.Succeed(), "projectortest: creating the projector's tables")
+	s.ready = s.g.Expect(err).WithOffset(off+1).To(gomega.Succeed(), "projectortest: creating the projector's tables")
 	return s.ready
 }
 
-// Views returns the scenario's view tables, for checks of one's own.
+// Views returns the scenario's view tables, for checks of one's own (nil when the
+// scenario could not be set up; that failure is reported).
 func (s *Scenario) Views() es.Persistor {
-	s.setup()
+	if !s.setup(offset - 1) {
+		return nil
+	}
 	return s.store.Views()
 }
 
@@ -114,7 +122,7 @@ func (s *Scenario) Given(streamID uuid.UUID, events ...any) *Scenario {
 }
 
 func (s *Scenario) given(streamID uuid.UUID, events []any) *Scenario {
-	if !s.setup() {
+	if !s.setup(offset) {
 		return s
 	}
 	err := s.commit(streamID, events)
@@ -262,29 +270,37 @@ type recordTable interface {
 // ThenRecords checks that table holds exactly the given records: each compared
 // field by field with the row of the same primary key.
 func (s *Scenario) ThenRecords(table es.Tabler, records ...any) {
-	if !s.setup() {
+	s.thenRecords(offset, table, records)
+}
+
+// ThenNoRecords checks that table is empty.
+func (s *Scenario) ThenNoRecords(table es.Tabler) { s.thenRecords(offset, table, nil) }
+
+// thenRecords is ThenRecords; off is the offset from here to the spec.
+func (s *Scenario) thenRecords(off int, table es.Tabler, records []any) {
+	if !s.setup(off) {
 		return
 	}
 	rt, ok := table.(recordTable)
 	if !ok {
-		s.g.Expect(table).WithOffset(offset-1).To(gomega.BeNil(), "projectortest: ThenRecords needs an *es.Table[R], to turn rows into records")
+		s.g.Expect(table).WithOffset(off).To(gomega.BeNil(), "projectortest: ThenRecords needs an *es.Table[R], to turn rows into records")
 		return
 	}
-	if err := s.catchUp(); !s.g.Expect(err).WithOffset(offset-1).To(gomega.Succeed(), s.context()) {
+	if err := s.catchUp(); !s.g.Expect(err).WithOffset(off).To(gomega.Succeed(), s.context()) {
 		return
 	}
-	if err := s.replay(); !s.g.Expect(err).WithOffset(offset-1).To(gomega.Succeed(), s.context()) {
+	if err := s.replay(); !s.g.Expect(err).WithOffset(off).To(gomega.Succeed(), s.context()) {
 		return
 	}
 	rows, err := s.store.Views().Find(s.ctx, table.Def().Name, nil)
-	if !s.g.Expect(err).WithOffset(offset-1).To(gomega.Succeed(), "projectortest: reading %s", table.Def().Name) {
+	if !s.g.Expect(err).WithOffset(off).To(gomega.Succeed(), "projectortest: reading %s", table.Def().Name) {
 		return
 	}
 	report, err := s.compare(rt, records, rows)
-	if !s.g.Expect(err).WithOffset(offset-1).To(gomega.Succeed(), "projectortest: ThenRecords") {
+	if !s.g.Expect(err).WithOffset(off).To(gomega.Succeed(), "projectortest: ThenRecords") {
 		return
 	}
-	s.g.Expect(report).WithOffset(offset - 1).To(beNoReport{})
+	s.g.Expect(report).WithOffset(off).To(beNoReport{})
 }
 
 // beNoReport succeeds on an empty report and fails with the report as its message.
@@ -293,9 +309,6 @@ type beNoReport struct{}
 func (beNoReport) Match(actual any) (bool, error)   { return actual == "", nil }
 func (beNoReport) FailureMessage(actual any) string { return actual.(string) }
 func (beNoReport) NegatedFailureMessage(any) string { return "expected the rows to differ" }
-
-// ThenNoRecords checks that table is empty.
-func (s *Scenario) ThenNoRecords(table es.Tabler) { s.ThenRecords(table) }
 
 func (s *Scenario) context() string {
 	var b strings.Builder

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
+	"runtime"
 	"strings"
 
 	"github.com/consequent/consequent/es"
@@ -128,6 +130,29 @@ Compared: every column of every row of balances, matched by primary key. The eve
 		projectortest.New(register, failing, projectortest.Options{Async: true}).WithT(t).
 			Given(a, Opened{}, Deposited{Amount: 1}).ThenNoRecords(Balances)
 		Expect(t.output()).To(ContainSubstring("projection failing stopped at bank.Deposited of stream 00000000-0000-0000-0000-000000000001 version 2"))
+	})
+
+	It("points at the spec's own line", func() {
+		var at []string
+		g := NewGomega(func(_ string, skip ...int) {
+			_, file, line, _ := runtime.Caller(skip[0] + 1)
+			at = append(at, fmt.Sprintf("%s:%d", filepath.Base(file), line))
+		})
+		noDatabase := projectortest.New(register, balances(false), projectortest.Options{
+			Backend: func(context.Context) (es.EventStore, error) { return nil, errors.New("no database") }})
+		_, _, line, _ := runtime.Caller(0)
+		spec.WithGomega(g).Given(a, Opened{Owner: "ann"}).ThenRecords(Balances)
+		spec.WithGomega(g).Given(a, Opened{Owner: "ann"}).ThenNoRecords(Balances)
+		noDatabase.WithGomega(g).ThenNoRecords(Balances)
+		noDatabase.WithGomega(g).Views()
+		spec.WithGomega(g).Given(a)
+		Expect(at).To(Equal([]string{
+			fmt.Sprintf("projectortest_test.go:%d", line+1),
+			fmt.Sprintf("projectortest_test.go:%d", line+2),
+			fmt.Sprintf("projectortest_test.go:%d", line+3),
+			fmt.Sprintf("projectortest_test.go:%d", line+4),
+			fmt.Sprintf("projectortest_test.go:%d", line+5),
+		}))
 	})
 
 	It("runs only the projector under test and refuses undeclared tables", func() {

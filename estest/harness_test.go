@@ -204,6 +204,9 @@ command, correlation and causation ids, metadata.
 		t = &recorder{}
 		bank.WithT(t).Given(acc, struct{ X int }{}).When(Deposit{ID: acc, Amount: 1})
 		Expect(t.output()).To(ContainSubstring("is not a registered event: register it with es.RegisterEvent"))
+		t = &recorder{}
+		bank.WithT(t).When(OpenAccount{ID: acc, Owner: "ann"}).GivenCommands(Deposit{ID: acc, Amount: 1})
+		Expect(t.output()).To(ContainSubstring("GivenCommands after When: put every Given before the When"))
 	})
 
 	It("points at the spec's own line", func() {
@@ -217,11 +220,19 @@ command, correlation and causation ids, metadata.
 		bank.WithGomega(g).Given(acc)
 		bank.WithGomega(g).Given(acc, AccountOpened{}).When(Deposit{ID: acc, Amount: 5}).ThenFails("x")
 		bank.WithGomega(g).Then()
+		bank.WithGomega(g).When(OpenAccount{ID: acc, Owner: "ann"}).GivenCommands(Deposit{ID: acc, Amount: 1})
+		bank.WithGomega(g).Result()
+		bank.WithGomega(g).GivenCommands(Deposit{ID: uuid.New(), Amount: 1})
+		bank.WithGomega(g).WhenEvent(acc, AccountOpened{}).WhenEvent(acc, AccountOpened{})
 		Expect(at).To(Equal([]string{
 			fmt.Sprintf("harness_test.go:%d", line+1),
 			fmt.Sprintf("harness_test.go:%d", line+2),
 			fmt.Sprintf("harness_test.go:%d", line+3),
 			fmt.Sprintf("harness_test.go:%d", line+4),
+			fmt.Sprintf("harness_test.go:%d", line+5),
+			fmt.Sprintf("harness_test.go:%d", line+6),
+			fmt.Sprintf("harness_test.go:%d", line+7),
+			fmt.Sprintf("harness_test.go:%d", line+8),
 		}))
 	})
 })

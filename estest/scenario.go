@@ -111,6 +111,10 @@ func (s *Scenario) givenCommands(off int, cmds []any) *Scenario {
 	if !s.setup(off + 1) {
 		return s
 	}
+	if s.result != nil {
+		s.misuse(off, "GivenCommands after When: put every Given before the When")
+		return s
+	}
 	for _, cmd := range cmds {
 		s.collect, s.stored = true, nil
 		err := s.svc.Execute(s.ctx, cmd)

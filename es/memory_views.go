@@ -16,7 +16,10 @@ import (
 // MemoryViews is an in-memory [Persistor]: view tables in maps, with the same
 // semantics as pgstore's tables (canonical values, duplicate keys, ordering by key).
 // It is safe for concurrent use. [MemoryViews.Begin] gives a transaction whose
-// writes become visible all at once on commit.
+// writes become visible all at once on commit. As in PostgreSQL, of two
+// transactions that insert one key the second to commit fails with
+// [ErrDuplicateRecord], and an update changes only the columns it sets, so
+// concurrent updates of one row do not undo each other.
 type MemoryViews struct {
 	mu     sync.RWMutex
 	tables map[string]*memTable
@@ -91,7 +94,16 @@ func (m *MemoryViews) Begin() *MemoryTx {
 // MemoryTx is a transaction on [MemoryViews]; it implements [Persistor].
 type MemoryTx struct {
 	views   *MemoryViews
-	overlay map[string]map[string]Row // table → key → row (nil: deleted)
+	overlay map[string]map[string]Row // table → key → row (nil: deleted), what the transaction reads
+	ops     []memOp                   // the writes, replayed on the committed rows by Commit
+}
+
+// memOp is one row written by a transaction.
+type memOp struct {
+	kind  byte // 'i'nsert, 'u'psert, u'p'date, 'd'elete
+	table string
+	key   string
+	row   Row // the row (insert, upsert) or the columns set (update)
 }
 
 // Change is one row a [MemoryTx] wrote: the row as it now is, or nil when the
@@ -139,12 +151,60 @@ func (tx *MemoryTx) Changes() []Change {
 	return out
 }
 
-// Commit makes the transaction's writes visible.
+// Commit makes the transaction's writes visible, all or none. Its writes are
+// replayed on the rows as other transactions committed them meanwhile: an insert
+// of a key committed since fails with [ErrDuplicateRecord]; an update sets its
+// columns on the row as it now is, and on nothing when it has been deleted.
 func (tx *MemoryTx) Commit() error {
 	tx.views.mu.Lock()
 	defer tx.views.mu.Unlock()
-	for name, rows := range tx.overlay {
-		t := tx.views.tables[name]
+	staged := map[*memTable]map[string]Row{}
+	lookup := func(t *memTable, k string) (Row, bool) {
+		if r, ok := staged[t][k]; ok {
+			return r, r != nil
+		}
+		r, ok := t.rows[k]
+		return r, ok
+	}
+	stage := func(t *memTable, k string, r Row) {
+		if staged[t] == nil {
+			staged[t] = map[string]Row{}
+		}
+		staged[t][k] = r
+	}
+	for _, op := range tx.ops {
+		t := tx.views.tables[op.table]
+		switch op.kind {
+		case 'i':
+			if _, ok := lookup(t, op.key); ok {
+				return fmt.Errorf("es: insert into %s: key %v, committed by another transaction meanwhile: %w", op.table, t.def.KeyOf(op.row), ErrDuplicateRecord)
+			}
+			stage(t, op.key, op.row)
+		case 'u':
+			stage(t, op.key, op.row)
+		case 'p':
+			cur, ok := lookup(t, op.key)
+			if !ok {
+				continue
+			}
+			r := copyRow(cur)
+			for c, v := range op.row {
+				r[c] = v
+			}
+			if k := keyString(t.def, r); k != op.key {
+				if _, ok := lookup(t, k); ok {
+					return fmt.Errorf("es: update %s: key %v: %w", op.table, t.def.KeyOf(r), ErrDuplicateRecord)
+				}
+				stage(t, op.key, nil)
+				stage(t, k, r)
+				continue
+			}
+			stage(t, op.key, r)
+		case 'd':
+			stage(t, op.key, nil)
+		}
+	}
+	for t, rows := range staged {
 		for k, r := range rows {
 			if r == nil {
 				delete(t.rows, k)
@@ -153,7 +213,7 @@ func (tx *MemoryTx) Commit() error {
 			}
 		}
 	}
-	tx.overlay = map[string]map[string]Row{}
+	tx.overlay, tx.ops = map[string]map[string]Row{}, nil
 	return nil
 }
 
@@ -173,6 +233,7 @@ func (tx *MemoryTx) Insert(_ context.Context, table string, row Row) error {
 		return fmt.Errorf("es: insert into %s: key %v: %w", table, t.def.KeyOf(r), ErrDuplicateRecord)
 	}
 	tx.put(table, k, r)
+	tx.ops = append(tx.ops, memOp{kind: 'i', table: table, key: k, row: r})
 	return nil
 }
 
@@ -183,6 +244,7 @@ func (tx *MemoryTx) Upsert(_ context.Context, table string, row Row) error {
 		return err
 	}
 	tx.put(table, k, r)
+	tx.ops = append(tx.ops, memOp{kind: 'u', table: table, key: k, row: r})
 	return nil
 }
 
@@ -209,6 +271,7 @@ func (tx *MemoryTx) Update(_ context.Context, table string, where Where, set Row
 			tx.put(table, oldKey, nil)
 		}
 		tx.put(table, newKey, r)
+		tx.ops = append(tx.ops, memOp{kind: 'p', table: table, key: oldKey, row: setRow})
 	}
 	return int64(len(rows)), nil
 }
@@ -224,7 +287,9 @@ func (tx *MemoryTx) Delete(_ context.Context, table string, where Where) (int64,
 		return 0, err
 	}
 	for _, r := range rows {
-		tx.put(table, keyString(t.def, r), nil)
+		k := keyString(t.def, r)
+		tx.put(table, k, nil)
+		tx.ops = append(tx.ops, memOp{kind: 'd', table: table, key: k})
 	}
 	return int64(len(rows)), nil
 }

@@ -52,6 +52,54 @@ var _ = Describe("MemoryViews", func() {
 		Expect(views.CreateTables(ctx, other)).To(MatchError(ContainSubstring("create table people: exists with other columns")))
 	})
 
+	It("lets the first of two transactions that insert one key commit, and refuses the second", func() {
+		tx1, tx2 := views.Begin(), views.Begin()
+		Expect(tx1.Insert(ctx, "people", es.Row{"team": "a", "n": 1, "name": "first"})).To(Succeed())
+		Expect(tx2.Insert(ctx, "people", es.Row{"team": "a", "n": 1, "name": "second"})).To(Succeed()) // not visible yet
+		Expect(tx1.Commit()).To(Succeed())
+		Expect(tx2.Commit()).To(MatchError(es.ErrDuplicateRecord))
+		Expect(names(find(views, nil))).To(Equal([]string{"first"}))
+	})
+
+	It("refuses the second of concurrent inserts of one key", func() {
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		ok := 0
+		for i := range 50 {
+			wg.Go(func() {
+				if views.Insert(ctx, "people", es.Row{"team": "a", "n": 1, "name": fmt.Sprint(i)}) == nil {
+					mu.Lock()
+					ok++
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+		Expect(ok).To(Equal(1))
+	})
+
+	It("keeps both of two transactions' updates of different columns of one row", func() {
+		Expect(views.Insert(ctx, "people", es.Row{"team": "a", "n": 1, "name": "ann"})).To(Succeed())
+		tx1, tx2 := views.Begin(), views.Begin()
+		Expect(tx1.Update(ctx, "people", es.Where{"team": "a", "n": 1}, es.Row{"name": "Ann"})).To(Equal(int64(1)))
+		Expect(tx2.Update(ctx, "people", es.Where{"team": "a", "n": 1}, es.Row{"nick": "annie"})).To(Equal(int64(1)))
+		Expect(tx1.Commit()).To(Succeed())
+		Expect(tx2.Commit()).To(Succeed())
+		rows := find(views, nil)
+		Expect(rows).To(HaveLen(1))
+		Expect(rows[0]["name"]).To(Equal("Ann"), "the second commit must not write back the name it read before the first committed")
+		Expect(rows[0]["nick"]).To(Equal("annie"))
+	})
+
+	It("updates nothing of a row another transaction deleted meanwhile", func() {
+		Expect(views.Insert(ctx, "people", es.Row{"team": "a", "n": 1, "name": "ann"})).To(Succeed())
+		tx := views.Begin()
+		Expect(tx.Update(ctx, "people", es.Where{"team": "a", "n": 1}, es.Row{"name": "Ann"})).To(Equal(int64(1)))
+		Expect(views.Delete(ctx, "people", es.Where{"team": "a", "n": 1})).To(Equal(int64(1)))
+		Expect(tx.Commit()).To(Succeed())
+		Expect(find(views, nil)).To(BeEmpty(), "an update does not bring a deleted row back")
+	})
+
 	It("refuses a duplicate key, a missing column, an unknown column, NULL in a non-null column and an unknown table", func() {
 		Expect(views.Insert(ctx, "people", es.Row{"team": "a", "n": 1, "name": "x"})).To(Succeed())
 		Expect(views.Insert(ctx, "people", es.Row{"team": "a", "n": 1, "name": "y"})).To(MatchError(es.ErrDuplicateRecord))

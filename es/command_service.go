@@ -127,7 +127,8 @@ type queued struct {
 // [Options.ConflictRetries]) or a [*UniqueKeyError], or the handler's own error,
 // always naming the command; in all these cases nothing was stored. When the
 // command committed but a workflow or one of its commands failed, the error is a
-// [*WorkflowError] (several are joined).
+// [*WorkflowError] (several are joined); when an after-commit hook panicked, an
+// [*AfterCommitError].
 func (s *CommandService) Execute(ctx context.Context, cmd any, opts ...ExecOption) error {
 	var meta execMeta
 	for _, o := range opts {
@@ -142,6 +143,9 @@ func (s *CommandService) Execute(ctx context.Context, cmd any, opts ...ExecOptio
 			return errors.Join(append(failed, fmt.Errorf("es: %T: %d commands ran and workflows issued more; is there a cycle? %w", cmd, n, ErrCascadeLimit))...)
 		}
 		envs, err := s.executeOne(ctx, q.cmd, q.meta)
+		if _, committed := errors.AsType[*AfterCommitError](err); committed {
+			failed, err = append(failed, err), nil // stored all the same: workflows go on
+		}
 		if err != nil {
 			if q.cause == nil {
 				return err
@@ -171,8 +175,9 @@ func (s *CommandService) Execute(ctx context.Context, cmd any, opts ...ExecOptio
 }
 
 // executeOne runs one command through middleware, validation, handler and commit.
-// A panic anywhere on the way (middleware, projector, upcaster, hook) becomes a
-// [*PanicError]; the store's transaction has then been rolled back.
+// A panic anywhere on the way (middleware, projector, upcaster) becomes a
+// [*PanicError]; the store's transaction has then been rolled back. A panic in an
+// after-commit hook becomes an [*AfterCommitError]: the commit stands.
 func (s *CommandService) executeOne(ctx context.Context, cmd any, meta execMeta) (envs []Envelope, err error) {
 	defer func() {
 		if r := recover(); r != nil {
@@ -246,19 +251,48 @@ func (rt *runtime) attempt(ctx context.Context, h *commandHandler, cmd any, meta
 		return nil, fmt.Errorf("es: command %s: commit: %w", h.name, err)
 	}
 	refill(envs, c)
-	for _, hook := range rt.reg.afterCommit {
-		hook(ctx, envs)
+	if err := rt.runHooks(ctx, envs); err != nil {
+		return envs, err
 	}
 	return envs, nil
 }
 
-// PanicError is returned when a command handler panics; nothing is stored.
+// AfterCommitError reports that a command committed, its events are stored, but an
+// after-commit hook panicked. Retrying the command would store it again.
+type AfterCommitError struct {
+	Err error // a *PanicError
+}
+
+func (e *AfterCommitError) Error() string {
+	return fmt.Sprintf("es: the command committed, but an after-commit hook failed: %v", e.Err)
+}
+
+func (e *AfterCommitError) Unwrap() error { return e.Err }
+
+// runHooks calls the after-commit hooks; a panicking hook does not stop the others.
+func (rt *runtime) runHooks(ctx context.Context, envs []Envelope) error {
+	var errs []error
+	for _, hook := range rt.reg.hooks() {
+		func() {
+			defer func() {
+				if p := recover(); p != nil {
+					errs = append(errs, &AfterCommitError{Err: &PanicError{Value: p, Stack: debug.Stack()}})
+				}
+			}()
+			hook(ctx, envs)
+		}()
+	}
+	return errors.Join(errs...)
+}
+
+// PanicError carries a panic recovered from application code (a handler, a
+// projector, a workflow, a hook), with its stack.
 type PanicError struct {
 	Value any
 	Stack []byte
 }
 
-func (e *PanicError) Error() string { return fmt.Sprintf("handler panicked: %v", e.Value) }
+func (e *PanicError) Error() string { return fmt.Sprintf("panic: %v", e.Value) }
 
 func callHandler(ctx context.Context, h *commandHandler, u *UnitOfWork, cmd any) (err error) {
 	defer func() {

@@ -197,7 +197,7 @@ var _ = Describe("CommandService", func() {
 			Expect(errors.As(err, &pe)).To(BeTrue(), "got %v", err)
 			Expect(pe.Value).To(Equal("boom"))
 			Expect(string(pe.Stack)).To(ContainSubstring("command_service_test.go"))
-			Expect(err).To(MatchError("es: command spec.Panics: handler panicked: boom"))
+			Expect(err).To(MatchError("es: command spec.Panics: panic: boom"))
 			Expect(w.events(id)).To(HaveLen(1))
 		})
 

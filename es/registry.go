@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"sync"
 )
 
 // Registry holds an application's wiring: aggregate and event types under stable
@@ -28,6 +29,7 @@ type Registry struct {
 	middleware   []Middleware
 	projectors   []*Projector
 	workflows    []*Workflow
+	hookMu       sync.Mutex // hooks may be added while services run (a worker's wake-up)
 	afterCommit  []func(context.Context, []Envelope)
 	errs         []error
 }
@@ -218,8 +220,19 @@ func (r *Registry) AddWorkflow(w *Workflow) {
 
 // AfterCommit registers a hook called after every successful commit with the events
 // it stored (possibly none), before workflows run. Hooks must not block for long.
+// Unlike the rest of the registry, hooks may be added while services built from it
+// run; they are safe for concurrent use.
 func (r *Registry) AfterCommit(hook func(ctx context.Context, events []Envelope)) {
-	r.afterCommit = append(r.afterCommit, hook)
+	r.hookMu.Lock()
+	defer r.hookMu.Unlock()
+	r.afterCommit = append(slices.Clip(r.afterCommit), hook)
+}
+
+// hooks returns the after-commit hooks registered so far.
+func (r *Registry) hooks() []func(context.Context, []Envelope) {
+	r.hookMu.Lock()
+	defer r.hookMu.Unlock()
+	return r.afterCommit
 }
 
 // Projectors returns the registered projectors.

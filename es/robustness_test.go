@@ -42,6 +42,20 @@ var _ = Describe("robustness", func() {
 		Expect(log).To(HaveLen(1), "the command's events are stored")
 	})
 
+	It("reports a panicking after-commit hook as committed all the same", func() {
+		n := newNotebook(lineCounter("async", asyncCounts, nil).Async(), es.WorkerOptions{})
+		n.reg.AfterCommit(func(context.Context, []es.Envelope) { panic("hook bug") })
+		var later int
+		n.reg.AfterCommit(func(context.Context, []es.Envelope) { later++ })
+		err := n.svc.Execute(n.ctx, WriteLine{Note: uuid.New()})
+		var ac *es.AfterCommitError
+		Expect(errors.As(err, &ac)).To(BeTrue(), "got %v", err)
+		Expect(err.Error()).To(ContainSubstring("the command committed, but an after-commit hook failed: panic: hook bug"))
+		Expect(later).To(Equal(1), "the other hooks ran")
+		log, _ := n.store.ReadLog(n.ctx, es.Cursor{}, 0)
+		Expect(log).To(HaveLen(1), "the events are stored")
+	})
+
 	It("stops workflows that trigger each other forever with ErrCascadeLimit", func() {
 		n := newNotebook(lineCounter("async", asyncCounts, nil).Async(), es.WorkerOptions{})
 		w := es.NewWorkflow("again")

@@ -2,6 +2,7 @@ package es_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -329,11 +330,15 @@ func ExampleLoadAt() {
 // the current shape when they are read. The stored rows never change.
 func ExampleUpcaster() {
 	centsToAmount := func(fields map[string]any) error {
-		cents, ok := fields["Cents"].(float64)
+		cents, ok := fields["Cents"].(json.Number)
 		if !ok {
 			return fmt.Errorf("Cents is %v", fields["Cents"])
 		}
-		fields["Amount"] = cents / 100
+		n, err := cents.Int64()
+		if err != nil {
+			return err
+		}
+		fields["Amount"] = n / 100
 		delete(fields, "Cents")
 		return nil
 	}

@@ -1,6 +1,7 @@
 package es
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -122,8 +123,8 @@ type eventType struct {
 func (e *eventType) schema() int { return 1 + len(e.upcasters) }
 
 // Upcaster turns the payload of an older schema of an event into the next schema,
-// by editing its decoded JSON object in place. Stored rows never change: upcasters
-// run on every read.
+// by editing its decoded JSON object in place; numbers in it are [json.Number], so
+// none loses precision. Stored rows never change: upcasters run on every read.
 type Upcaster func(fields map[string]any) error
 
 // RegisterEvent registers the event type E, recorded by aggregates of type agg,
@@ -306,7 +307,9 @@ func (r *Registry) Decode(rec EventRecord) (Envelope, error) {
 			return fail(fmt.Errorf("schema %d is not a valid payload schema", rec.Schema))
 		}
 		var fields map[string]any
-		if err := json.Unmarshal(data, &fields); err != nil {
+		dec := json.NewDecoder(bytes.NewReader(data))
+		dec.UseNumber() // numbers stay exact, however large
+		if err := dec.Decode(&fields); err != nil {
 			return fail(fmt.Errorf("payload is not a JSON object: %w", err))
 		}
 		for s := rec.Schema; s < e.schema(); s++ {

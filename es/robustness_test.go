@@ -16,6 +16,11 @@ func (*pointerValidated) Validate() error { return errors.New("never called") }
 
 type Ping struct{ Note uuid.UUID }
 
+type BigNumber struct {
+	N    int64
+	Note string
+}
+
 var _ = Describe("robustness", func() {
 	It("turns a panicking projector into a *PanicError and stores nothing", func() {
 		boom := es.NewProjector("boom", inlineCounts)
@@ -69,6 +74,24 @@ var _ = Describe("robustness", func() {
 		Expect(svc.Execute(n.ctx, WriteLine{Note: uuid.New()})).To(MatchError(es.ErrCascadeLimit))
 		log, _ := n.store.ReadLog(n.ctx, es.Cursor{}, 0)
 		Expect(log).To(HaveLen(5))
+	})
+
+	It("keeps big integers exact through upcasters", func() {
+		ctx := context.Background()
+		reg := es.NewRegistry()
+		note := es.RegisterAggregate(reg, "test.Note", func() *Note { return new(Note) })
+		es.RegisterEvent[BigNumber](note, "test.BigNumber", func(f map[string]any) error { f["Note"] = "upcast"; return nil })
+		store := es.NewMemoryStore()
+		svc, err := es.NewCommandService(ctx, reg, store, es.Options{})
+		Expect(err).NotTo(HaveOccurred())
+		id := uuid.New()
+		Expect(store.Commit(ctx, &es.Commit{Command: es.CommandRecord{ID: uuid.New(), Type: "legacy"}, Streams: []es.StreamWrite{{
+			StreamID: id, StreamType: "test.Note", Events: []es.EventRecord{{ID: uuid.New(), StreamID: id, StreamType: "test.Note",
+				Version: 1, Type: "test.BigNumber", Schema: 1, Data: []byte(`{"N": 9007199254740993}`)}},
+		}}}, nil)).To(Succeed())
+		history, err := svc.History(ctx, id)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(history[0].Event).To(Equal(BigNumber{N: 9007199254740993, Note: "upcast"}))
 	})
 
 	It("refuses a Validate with a pointer receiver at registration", func() {

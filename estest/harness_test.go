@@ -196,6 +196,9 @@ command, correlation and causation ids, metadata.
 
 	It("explains misuse", func() {
 		t := &recorder{}
+		bank.WithT(t).When(Deposit{}).ThenFails("")
+		Expect(t.output()).To(ContainSubstring(`estest.FailWith("") would match any error`))
+		t = &recorder{}
 		bank.WithT(t).Then(MoneyDeposited{})
 		Expect(t.output()).To(ContainSubstring("Then before When: call When(cmd) or WhenEvent(id, event) first"))
 		t = &recorder{}

@@ -166,6 +166,9 @@ func (m *failMatcher) Match(actual any) (bool, error) {
 	case error:
 		return errors.Is(r.Err, e), nil
 	case string:
+		if e == "" {
+			return false, errors.New("estest.FailWith(\"\") would match any error: give part of the expected message, or a sentinel error")
+		}
 		return strings.Contains(r.Err.Error(), e), nil
 	}
 	return false, fmt.Errorf("estest.FailWith takes an error, a string or a Gomega matcher, not %T", m.expected)

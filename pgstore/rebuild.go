@@ -445,19 +445,23 @@ func (r *rebuild) swapOnce(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("pgstore: rebuild %s: swap: read the log: %w", name, err)
 	}
-	if _, err := r.renew(ctx, tx); err != nil {
-		return err
-	}
 	to := r.cursor
 	var (
 		mtx     *es.MemoryTx
 		changes []es.Change
 	)
 	if len(recs) > 0 {
+		// Applied before the renewal locks the projections' rows: a failing
+		// event is recorded (SetFailure, on another connection) on one of them.
 		if mtx, err = r.apply(ctx, recs); err != nil {
 			return err
 		}
 		changes = mtx.Changes()
+	}
+	if _, err := r.renew(ctx, tx); err != nil {
+		return err
+	}
+	if len(recs) > 0 {
 		if err := r.write(ctx, tx, changes); err != nil {
 			return err
 		}

@@ -2,6 +2,7 @@ package pgstore_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"sync"
@@ -183,6 +184,41 @@ var _ = Describe("rebuilding an async projector on PostgreSQL", Label(pgtest.Lab
 		}).Should(Equal(d.expected))
 		Expect(secondRun[0].Phase).To(Equal("replay"))
 		Expect(secondRun[0].Done).To(Equal(int64(80)), "the first chunk of the second run follows the first run's")
+	})
+
+	It("stops with a failure, without hanging, when an event that arrives during the swap fails", func(ctx SpecContext) {
+		d := deployBlog(ctx, 50, 20)
+		bad := newID()
+		w := d.worker(func(p es.RebuildProgress) {
+			if p.Phase != "swap" {
+				return
+			}
+			// An event no handler can decode, committed just before the swap and
+			// waited for, so that the swap's last read of the log meets it.
+			c := commitOf(stream(bad, 0, 1))
+			c.Streams[0].Events[0].Type = "test.Undecodable"
+			Expect(d.store.Commit(ctx, c, nil)).To(Succeed())
+			Eventually(ctx, func(ctx context.Context) (bool, error) {
+				recs, err := d.store.ReadLog(ctx, es.Cursor{}, 0)
+				for _, r := range recs {
+					if r.StreamID == bad {
+						return true, err
+					}
+				}
+				return false, err
+			}).Should(BeTrue())
+		})
+		done := make(chan error, 1)
+		go func() { done <- w.CatchUp(ctx) }()
+		var err error
+		Eventually(ctx, done).WithTimeout(20*time.Second).Should(Receive(&err), "the rebuild returns")
+		var failure *es.ProjectionFailure
+		Expect(errors.As(err, &failure)).To(BeTrue(), "a projection failure: %v", err)
+		Expect(failure.StreamID).To(Equal(bad))
+		st, err := d.store.Projection(ctx, "post_projector")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(st.Failed).To(BeTrue())
+		Expect(st.Version).To(Equal(1), "the old tables stay in place")
 	})
 
 	It("rebuilds a larger log at a measured rate", func(ctx SpecContext) {

@@ -161,6 +161,11 @@ func (r *rebuild) start(ctx context.Context) error {
 		return fmt.Errorf("pgstore: rebuild %s: %w", r.p.Name(), err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // a no-op after Commit
+	// Fenced like every later write: a worker that lost the leases since it
+	// read the state above must not drop the shadow tables of their new holder.
+	if _, err := r.renew(ctx, tx); err != nil {
+		return err
+	}
 	var shadows []es.TableDef
 	for _, t := range r.tables {
 		if _, err := tx.Exec(ctx, "DROP TABLE IF EXISTS "+tableRef(r.s.cfg.ViewSchema, t.shadow)); err != nil {

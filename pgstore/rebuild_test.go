@@ -221,6 +221,57 @@ var _ = Describe("rebuilding an async projector on PostgreSQL", Label(pgtest.Lab
 		Expect(st.Version).To(Equal(1), "the old tables stay in place")
 	})
 
+	It("leaves the shadow tables of the lease's new holder alone when it lost the lease before starting", func(ctx SpecContext) {
+		d := deployBlog(ctx, 40, 100)
+		pool, err := pgtest.Pool(ctx)
+		Expect(err).NotTo(HaveOccurred())
+		setOwner := func(owner string) {
+			_, err := pool.Exec(ctx, `UPDATE consequent.projections
+				SET owner = $1, lease_until = now() + interval '1 minute', lease_ttl = interval '1 minute'
+				WHERE name = 'post_projector'`, owner)
+			Expect(err).NotTo(HaveOccurred())
+		}
+		shadowRows := func() (n int64) {
+			Expect(pool.QueryRow(ctx, "SELECT count(*) FROM consequent_views.post_records__rebuild").Scan(&n)).To(Succeed())
+			return n
+		}
+		// B rebuilds to version 3 and is interrupted after its first chunk.
+		setOwner("B")
+		first, cancel := context.WithCancel(ctx)
+		err = d.store.Rebuild(first, d.reg, blog.NewPostProjector().Async().Versioned(3), "B",
+			func(es.RebuildProgress) { cancel() })
+		Expect(err).To(HaveOccurred())
+		progress := d.names(ctx, `SELECT version || ' ' || done FROM consequent.rebuilds`)
+		Expect(progress).To(Equal([]string{"3 40"}))
+		rows := shadowRows()
+		Expect(rows).To(BeNumerically(">", 0))
+
+		// A, still deployed with version 2, holds the lease when it starts but
+		// loses it to B while it reads the rebuild's state.
+		setOwner("A")
+		lock, err := pool.Begin(ctx)
+		Expect(err).NotTo(HaveOccurred())
+		defer lock.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck
+		_, err = lock.Exec(ctx, "LOCK TABLE consequent.rebuilds IN ACCESS EXCLUSIVE MODE")
+		Expect(err).NotTo(HaveOccurred())
+		done := make(chan error, 1)
+		go func() {
+			done <- d.store.Rebuild(ctx, d.reg, blog.NewPostProjector().Async().Versioned(2), "A", nil)
+		}()
+		Eventually(ctx, func(ctx context.Context) (n int, err error) {
+			err = pool.QueryRow(ctx, `SELECT count(*) FROM pg_locks
+				WHERE NOT granted AND relation = 'consequent.rebuilds'::regclass`).Scan(&n)
+			return n, err
+		}).Should(Equal(1), "A waits to read the rebuild's state")
+		setOwner("B")
+		Expect(lock.Rollback(ctx)).To(Succeed())
+
+		Eventually(ctx, done).Should(Receive(MatchError(es.ErrLeaseLost)))
+		Expect(d.names(ctx, `SELECT version || ' ' || done FROM consequent.rebuilds`)).To(Equal(progress),
+			"B's rebuild is still recorded")
+		Expect(shadowRows()).To(Equal(rows), "B's shadow table is intact")
+	})
+
 	It("rebuilds a larger log at a measured rate", func(ctx SpecContext) {
 		d := deployBlog(ctx, 10000, 10)
 		// Bulk-load a long history: posts with title changes.

@@ -235,41 +235,21 @@ func commitArgs(c *es.Commit) ([]any, error) {
 	}, nil
 }
 
-// checkCommit checks what a well-behaved runtime always sends (the checks of the
-// memory store), plus what PostgreSQL would reject with a less helpful message.
-// Unique keys claimed twice within c fail as they do in the memory store.
+// checkCommit checks c as the memory store does ([es.CheckCommit], and one key
+// claimed by two streams of c), plus what PostgreSQL would reject with a less
+// helpful message: payloads that are not JSON.
 func checkCommit(c *es.Commit) error {
-	seen := make(map[uuid.UUID]bool, len(c.Streams))
+	if err := es.CheckCommit(c); err != nil {
+		return err
+	}
 	claims := map[es.UniqueKey]uuid.UUID{}
 	for _, w := range c.Streams {
-		if w.StreamID == uuid.Nil {
-			return errors.New("pgstore: commit: stream with the nil uuid")
-		}
-		if w.StreamType == "" {
-			return fmt.Errorf("pgstore: commit: stream %s has no type", w.StreamID)
-		}
-		if seen[w.StreamID] {
-			return fmt.Errorf("pgstore: commit: stream %s is written twice: merge its writes into one StreamWrite", w.StreamID)
-		}
-		seen[w.StreamID] = true
-		for i, e := range w.Events {
-			want := w.ExpectedVersion + int64(i) + 1
-			if e.StreamID != w.StreamID || e.Version != want {
-				return fmt.Errorf("pgstore: commit: stream %s: event %d is %s version %d, want version %d", w.StreamID, i, e.StreamID, e.Version, want)
-			}
-			if e.Type == "" {
-				return fmt.Errorf("pgstore: commit: stream %s version %d: event has no type", w.StreamID, e.Version)
-			}
+		for _, e := range w.Events {
 			if e.Data != nil && !json.Valid(e.Data) {
 				return fmt.Errorf("pgstore: commit: stream %s version %d: event %s: payload is not valid JSON", w.StreamID, e.Version, e.Type)
 			}
 		}
-		scopes := map[string]bool{}
 		for _, k := range w.UniqueKeys {
-			if scopes[k.Scope] {
-				return fmt.Errorf("pgstore: commit: stream %s: two unique keys in scope %s: a stream holds one key per scope", w.StreamID, k.Scope)
-			}
-			scopes[k.Scope] = true
 			if other, ok := claims[k]; ok {
 				return fmt.Errorf("pgstore: commit: %w", &es.UniqueKeyError{Scope: k.Scope, Key: k.Key, Holder: other, Claim: w.StreamID})
 			}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/consequent/consequent/es"
+	"github.com/consequent/consequent/pgstore/pgtest"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgconn"
 	. "github.com/onsi/ginkgo/v2"
@@ -140,10 +141,18 @@ var _ = Describe("Commit and loads", Label("integration"), func() {
 		c.Streams[0].Events[0].Data = []byte("{not json")
 		Expect(store.Commit(ctx, c, nil)).To(MatchError(ContainSubstring("not valid JSON")))
 		c = commitOf(stream(id, 0, 1), stream(id, 1, 1))
-		Expect(store.Commit(ctx, c, nil)).To(MatchError(ContainSubstring("written twice")))
+		Expect(store.Commit(ctx, c, nil)).To(MatchError(ContainSubstring("appears twice")))
 		Expect(store.Commit(ctx, commitOf(stream(uuid.Nil, 0, 1)), nil)).To(MatchError(ContainSubstring("nil uuid")))
 		_, err := store.StreamInfo(ctx, id)
 		Expect(err).To(MatchError(es.ErrAggregateNotFound))
+	})
+
+	It("rejects a negative expected version as malformed, as the memory store does, not as a conflict to retry", func(ctx SpecContext) {
+		s, err := pgtest.Store(ctx)
+		Expect(err).NotTo(HaveOccurred())
+		err = s.Commit(ctx, commitOf(stream(newID(), -1, 1)), nil)
+		Expect(err).To(MatchError(ContainSubstring("negative")))
+		Expect(err).NotTo(MatchError(es.ErrConcurrencyConflict))
 	})
 
 	It("honours a cancelled context", func(ctx SpecContext) {

@@ -18,9 +18,11 @@ func checkIdent(what, name string) error {
 	return nil
 }
 
-// quoteIdent quotes a checked identifier. Checked identifiers hold no quotes, so
-// quoting only protects reserved words such as "user" or "order".
-func quoteIdent(name string) string { return `"` + name + `"` }
+// quoteIdent quotes an identifier. The names pgstore checks hold no quotes, so
+// for them quoting only protects reserved words such as "user" or "order"; names
+// PostgreSQL reports (the columns of a table made by hand, a constraint) may hold
+// any character, and their quotes are doubled.
+func quoteIdent(name string) string { return `"` + strings.ReplaceAll(name, `"`, `""`) + `"` }
 
 // withSchema replaces the {{schema}} placeholder in sql by the quoted schema.
 func withSchema(sql, schema string) string {

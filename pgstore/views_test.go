@@ -10,6 +10,7 @@ import (
 
 	"github.com/consequent/consequent/es"
 	"github.com/consequent/consequent/pgstore"
+	"github.com/consequent/consequent/pgstore/pgtest"
 	"github.com/google/uuid"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -250,5 +251,21 @@ var _ = Describe("Views", Label("integration"), func() {
 		Expect(tx.Rollback(ctx)).To(Succeed())
 		_, err = pgstore.NewViews(pool, "").Find(ctx, "in_tx", nil)
 		Expect(err).To(MatchError(ContainSubstring("does not exist")))
+	})
+})
+
+var _ = Describe("Views on a table made by hand", Label(pgtest.Label), func() {
+	It("quote the column names PostgreSQL reports, quotes and all", func(ctx SpecContext) {
+		s, err := pgtest.Store(ctx)
+		Expect(err).NotTo(HaveOccurred())
+		pool, err := pgtest.Pool(ctx)
+		Expect(err).NotTo(HaveOccurred())
+		_, err = pool.Exec(ctx, `CREATE TABLE consequent_views.by_hand (id bigint PRIMARY KEY, "say ""hi""" text)`)
+		Expect(err).NotTo(HaveOccurred())
+		v := s.Views()
+		Expect(v.Insert(ctx, "by_hand", es.Row{"id": 1, `say "hi"`: "hello"})).To(Succeed())
+		rows, err := v.Find(ctx, "by_hand", es.Where{`say "hi"`: "hello"})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(rows).To(Equal([]es.Row{{"id": int64(1), `say "hi"`: "hello"}}))
 	})
 })

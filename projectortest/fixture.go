@@ -1,0 +1,58 @@
+package projectortest
+
+import (
+	"github.com/consequent/consequent/es"
+	"github.com/consequent/consequent/estest"
+	"github.com/google/uuid"
+	"github.com/onsi/gomega"
+	"github.com/onsi/gomega/types"
+)
+
+// Options configures a [Fixture]. The zero value works: the in-memory store, each
+// event applied once.
+type Options struct {
+	Backend estest.Backend // nil: estest.Memory
+	// ReplayTwice applies all given events a second time before checking, and
+	// requires the same rows: the projector must be idempotent, as a replay after a
+	// crash between writing rows and recording progress needs.
+	ReplayTwice bool
+	// Async runs the projector as an async projector would run: Given only stores
+	// the events, and ThenRecords first lets an [es.ProjectionWorker] catch up from
+	// the projector's checkpoint. The backend's store must implement
+	// [es.ProjectionStore].
+	Async bool
+}
+
+// Fixture builds projector scenarios for one projector of an application. It is
+// safe for concurrent use; each scenario gets its own store.
+type Fixture struct {
+	register  func(*es.Registry)
+	projector *es.Projector
+	opts      Options
+}
+
+// New returns a fixture for projector, with events registered by register (the
+// application's registration function). Only projector runs, whatever else
+// register adds.
+func New(register func(*es.Registry), projector *es.Projector, opts ...Options) *Fixture {
+	f := &Fixture{register: register, projector: projector}
+	if len(opts) > 0 {
+		f.opts = opts[0]
+	}
+	if f.opts.Backend == nil {
+		f.opts.Backend = estest.Memory
+	}
+	return f
+}
+
+// WithT returns an empty scenario whose failures go to t, for plain go test.
+func (f *Fixture) WithT(t types.GomegaTestingT) *Scenario { return f.newScenario(gomega.NewWithT(t)) }
+
+// WithGomega returns an empty scenario that reports failures through g, for
+// example the Gomega an Eventually callback receives.
+func (f *Fixture) WithGomega(g gomega.Gomega) *Scenario { return f.newScenario(g) }
+
+// Given starts a scenario (failures go to Ginkgo); see [Scenario.Given].
+func (f *Fixture) Given(streamID uuid.UUID, events ...any) *Scenario {
+	return f.newScenario(gomega.Default).given(streamID, events)
+}

@@ -1,0 +1,209 @@
+package projectortest
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/consequent/consequent/es"
+	"github.com/consequent/consequent/estest"
+	"github.com/google/uuid"
+	"github.com/onsi/gomega"
+)
+
+// Scenario is one projector spec: its own store, the events given, the rows then.
+// It is for one goroutine.
+type Scenario struct {
+	f        *Fixture
+	g        gomega.Gomega
+	ctx      context.Context
+	reg      *es.Registry
+	store    es.EventStore
+	ready    bool
+	history  []es.Envelope
+	replayed bool
+	versions map[uuid.UUID]int64
+	seq      uint64
+}
+
+func (f *Fixture) newScenario(g gomega.Gomega) *Scenario {
+	return &Scenario{f: f, g: g, ctx: context.Background(), versions: map[uuid.UUID]int64{}}
+}
+
+// offset points failures at the spec line: spec → exported method → step → Expect.
+const offset = 2
+
+// setup builds the scenario on first use; off is the caller's offset to the spec.
+func (s *Scenario) setup(off int) bool {
+	if s.ready {
+		return true
+	}
+	s.reg = es.NewRegistry()
+	s.f.register(s.reg)
+	if !s.g.Expect(s.reg.Err()).WithOffset(off+1).To(gomega.Succeed(), "projectortest: the registration function has mistakes") {
+		return false
+	}
+	var err error
+	s.store, err = s.f.opts.Backend(s.ctx)
+	if !s.g.Expect(err).WithOffset(off+1).To(gomega.Succeed(), "projectortest: the backend could not make a store") {
+		return false
+	}
+	err = s.store.Views().CreateTables(s.ctx, s.f.projector.Tables()...)
+	s.ready = s.g.Expect(err).WithOffset(off+1).To(gomega.Succeed(), "projectortest: creating the projector's tables")
+	return s.ready
+}
+
+// Views returns the scenario's view tables, for checks of one's own (nil when the
+// scenario could not be set up; that failure is reported).
+func (s *Scenario) Views() es.Persistor {
+	if !s.setup(offset - 1) {
+		return nil
+	}
+	return s.store.Views()
+}
+
+// Given stores events in stream streamID (its type follows from the events'
+// registration) and runs the projector on them in the same transaction, as the
+// command service does for inline projectors.
+func (s *Scenario) Given(streamID uuid.UUID, events ...any) *Scenario {
+	return s.given(streamID, events)
+}
+
+func (s *Scenario) given(streamID uuid.UUID, events []any) *Scenario {
+	if !s.setup(offset) {
+		return s
+	}
+	err := s.commit(streamID, events)
+	s.g.Expect(err).WithOffset(offset).To(gomega.Succeed(), "projectortest: Given(%s)", streamID)
+	return s
+}
+
+func (s *Scenario) commit(streamID uuid.UUID, events []any) error {
+	if len(events) == 0 {
+		return fmt.Errorf("no events: list the stream's events after its id")
+	}
+	agg, ok := s.reg.AggregateOf(events[0])
+	if !ok {
+		return fmt.Errorf("%T is not a registered event: register it with es.RegisterEvent", events[0])
+	}
+	s.seq++
+	cmd := es.CommandRecord{ID: estest.ID(1_000_000 + s.seq), Type: "projectortest.Given", Data: []byte("{}"), Time: estest.DefaultStart}
+	w := es.StreamWrite{StreamID: streamID, StreamType: agg.Name(), ExpectedVersion: s.versions[streamID]}
+	for i, e := range events {
+		typ, schema, data, err := s.reg.Encode(e)
+		if err != nil {
+			return err
+		}
+		s.seq++
+		w.Events = append(w.Events, es.EventRecord{ID: estest.ID(1_000_000 + s.seq), StreamID: streamID, StreamType: agg.Name(),
+			Version: w.ExpectedVersion + int64(i) + 1, Type: typ, Schema: schema, Data: data,
+			Meta: es.Meta{Time: estest.DefaultStart, CommandID: cmd.ID, CorrelationID: cmd.ID, CausationID: cmd.ID}})
+	}
+	c := &es.Commit{Command: cmd, Streams: []es.StreamWrite{w}}
+	var envs []es.Envelope
+	inline := func(ctx context.Context, views es.Persistor) error {
+		envs = nil
+		for _, rec := range c.Streams[0].Events {
+			env, err := s.reg.Decode(rec)
+			if err != nil {
+				return err
+			}
+			if err := s.f.projector.Apply(ctx, views, env); err != nil {
+				return err
+			}
+			envs = append(envs, env)
+		}
+		return nil
+	}
+	if s.f.opts.Async {
+		inline = nil
+	}
+	if err := s.store.Commit(s.ctx, c, inline); err != nil {
+		return err
+	}
+	if s.f.opts.Async {
+		for _, rec := range c.Streams[0].Events {
+			env, err := s.reg.Decode(rec)
+			if err != nil {
+				return err
+			}
+			envs = append(envs, env)
+		}
+	}
+	s.versions[streamID] += int64(len(events))
+	s.history = append(s.history, envs...)
+	return nil
+}
+
+// catchUp lets an async projector apply what was given, when the fixture asks
+// for async.
+func (s *Scenario) catchUp() error {
+	if !s.f.opts.Async {
+		return nil
+	}
+	w, err := es.NewProjectionWorker(s.reg, s.store, es.WorkerOptions{Projectors: []*es.Projector{s.f.projector}, Retries: -1})
+	if err != nil {
+		return err
+	}
+	// A store's log may show a commit only a little later (PostgreSQL's shows
+	// what committed before every transaction in flight began): catch up until
+	// the projector has applied the last given event of every partition.
+	deadline := time.Now().Add(catchUpTimeout)
+	for {
+		if err := w.CatchUp(s.ctx); err != nil {
+			return err
+		}
+		done, err := s.caughtUp()
+		if err != nil || done {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("projectortest: the async projector had not applied the given events after %v: a transaction in flight on the server may be holding back the log", catchUpTimeout)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// catchUpTimeout bounds the wait for the log to show the given events.
+const catchUpTimeout = 30 * time.Second
+
+// caughtUp reports whether the projector's checkpoint of every partition has
+// reached the last given event of that partition.
+func (s *Scenario) caughtUp() (bool, error) {
+	ps, ok := s.store.(es.ProjectionStore)
+	if !ok {
+		return true, nil // NewProjectionWorker has said why not
+	}
+	p := s.f.projector
+	last := make([]es.Cursor, p.Partitions())
+	for _, e := range s.history {
+		part := es.PartitionOf(e.StreamID, p.Partitions())
+		if last[part].Before(e.Cursor()) {
+			last[part] = e.Cursor()
+		}
+	}
+	for part, c := range last {
+		st, err := ps.Projection(s.ctx, es.PartitionName(p, part))
+		if err != nil {
+			return false, err
+		}
+		if st.Checkpoint.Before(c) {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// replay applies every given event once more, when the fixture asks for it.
+func (s *Scenario) replay() error {
+	if !s.f.opts.ReplayTwice || s.replayed {
+		return nil
+	}
+	s.replayed = true
+	for _, env := range s.history {
+		if err := s.f.projector.Apply(s.ctx, s.store.Views(), env); err != nil {
+			return fmt.Errorf("the projector is not idempotent: applying the events a second time failed: %w", err)
+		}
+	}
+	return nil
+}

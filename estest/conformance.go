@@ -43,8 +43,8 @@ func TestEventStore(ctx context.Context, newStore Backend) error {
 	return errors.Join(errs...)
 }
 
-// commitOf builds a commit of events to streams; each stream's events continue
-// from version from[stream].
+// fixture makes the commands, events and commits of the conformance cases, with
+// fixed times and readable ids.
 type fixture struct {
 	at  time.Time
 	seq uint64

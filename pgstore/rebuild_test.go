@@ -147,7 +147,10 @@ var _ = Describe("rebuilding an async projector on PostgreSQL", Label(pgtest.Lab
 		}
 		Expect(phases).To(ContainElements("replay", "copy", "swap", "done"))
 		last := reports[len(reports)-1]
-		Expect(last.Done).To(BeNumerically(">=", d.events*9/10), "the whole log (the watermark may hold back the last events)")
+		// The rows above prove the whole log was applied; the rebuild itself may have
+		// left the last events to the worker, when a transaction elsewhere on the
+		// server held the watermark back.
+		Expect(last.Done).To(BeNumerically(">", 0))
 		Expect(last.Done).To(BeNumerically("<=", d.events))
 		Expect(last.Total).To(BeNumerically(">=", last.Done))
 		Expect(last.Rate).To(BeNumerically(">", 0))
@@ -169,12 +172,15 @@ var _ = Describe("rebuilding an async projector on PostgreSQL", Label(pgtest.Lab
 		var firstRun []es.RebuildProgress
 		w := d.worker(func(p es.RebuildProgress) {
 			firstRun = append(firstRun, p)
-			cancel() // interrupted after the first chunk
+			if p.Done > 0 { // a transaction elsewhere on the server may hold back the first read
+				cancel() // interrupted after the first chunk
+			}
 		})
 		Expect(w.CatchUp(first)).NotTo(Succeed())
-		Expect(firstRun).To(HaveLen(1))
-		Expect(firstRun[0].Done).To(Equal(int64(40)))
-		Expect(d.names(ctx, `SELECT projector || ' ' || done FROM consequent.rebuilds`)).To(Equal([]string{"post_projector 40"}))
+		done := firstRun[len(firstRun)-1].Done
+		Expect(done).To(BeNumerically(">", 0))
+		Expect(done).To(BeNumerically("<=", 40), "one chunk")
+		Expect(d.names(ctx, `SELECT projector || ' ' || done FROM consequent.rebuilds`)).To(Equal([]string{fmt.Sprintf("post_projector %d", done)}))
 		Expect(d.rows(ctx)).To(ContainElement(HaveField("Title", "drift")), "the old table still serves")
 
 		var secondRun []es.RebuildProgress
@@ -183,7 +189,8 @@ var _ = Describe("rebuilding an async projector on PostgreSQL", Label(pgtest.Lab
 			return d.rows(ctx), w.CatchUp(ctx)
 		}).Should(Equal(d.expected))
 		Expect(secondRun[0].Phase).To(Equal("replay"))
-		Expect(secondRun[0].Done).To(Equal(int64(80)), "the first chunk of the second run follows the first run's")
+		Expect(secondRun[0].Done).To(BeNumerically(">=", done), "the second run goes on from the first run's chunk")
+		Expect(secondRun[0].Done).To(BeNumerically("<=", done+40), "…rather than starting again")
 	})
 
 	It("stops with a failure, without hanging, when an event that arrives during the swap fails", func(ctx SpecContext) {
@@ -239,10 +246,14 @@ var _ = Describe("rebuilding an async projector on PostgreSQL", Label(pgtest.Lab
 		setOwner("B")
 		first, cancel := context.WithCancel(ctx)
 		err = d.store.Rebuild(first, d.reg, blog.NewPostProjector().Async().Versioned(3), "B",
-			func(es.RebuildProgress) { cancel() })
+			func(p es.RebuildProgress) {
+				if p.Done > 0 { // a transaction elsewhere on the server may hold back the first read
+					cancel()
+				}
+			})
 		Expect(err).To(HaveOccurred())
 		progress := d.names(ctx, `SELECT version || ' ' || done FROM consequent.rebuilds`)
-		Expect(progress).To(Equal([]string{"3 40"}))
+		Expect(progress).To(ConsistOf(MatchRegexp(`^3 [1-9][0-9]*$`)), "B recorded its first chunk")
 		rows := shadowRows()
 		Expect(rows).To(BeNumerically(">", 0))
 

@@ -120,6 +120,7 @@ var _ = Describe("rebuilding an async projector on PostgreSQL", Label(pgtest.Lab
 				}
 			}
 		})
+		Eventually(sawDrift.Load).Should(BeTrue(), "the reader sees the old table before the rebuild starts")
 		w := d.worker(func(p es.RebuildProgress) {
 			mu.Lock()
 			defer mu.Unlock()

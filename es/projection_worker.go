@@ -170,6 +170,10 @@ func (w *ProjectionWorker) Run(ctx context.Context) error {
 func (w *ProjectionWorker) follow(ctx context.Context, j projectionJob, wake <-chan struct{}) {
 	wait := w.opts.PollMin
 	var reported error // the stop or stand-aside last logged, so each is logged once
+	// After a wake-up the commit's events may stay below the watermark for a while
+	// (a transaction in flight elsewhere holds it back): until expect, look again
+	// soon, whatever the poll interval.
+	var expect time.Time
 	for ctx.Err() == nil {
 		n, err := w.step(ctx, j)
 		var failure *ProjectionFailure
@@ -193,19 +197,29 @@ func (w *ProjectionWorker) follow(ctx context.Context, j projectionJob, wake <-c
 			reported, wait = nil, w.opts.PollMin
 			continue
 		case n > 0:
-			reported, wait = nil, w.opts.PollMin
+			reported, wait, expect = nil, w.opts.PollMin, time.Time{}
 		default:
 			reported = nil
+			if time.Now().Before(expect) {
+				wait = min(wait, settleWait)
+			}
 		}
 		select {
 		case <-ctx.Done():
 		case <-wake:
-			wait = w.opts.PollMin
+			wait, expect = w.opts.PollMin, time.Now().Add(settleFor)
 		case <-time.After(wait):
 			wait = min(wait*2, w.opts.PollMax)
 		}
 	}
 }
+
+// How soon, and for how long, a worker looks again for a commit it was told of but
+// cannot see yet.
+const (
+	settleWait = 10 * time.Millisecond
+	settleFor  = 10 * time.Second
+)
 
 var (
 	// errNotOwner: another worker holds the lease; not a failure.

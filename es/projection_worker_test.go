@@ -157,6 +157,22 @@ var _ = Describe("async projectors", func() {
 		Expect(lag[0].State.Owner).To(BeEmpty(), "Run releases its leases")
 	})
 
+	It("look again soon for a commit the watermark still hides, whatever the poll interval", func() {
+		n := newNotebook(lineCounter("async", asyncCounts, nil).Async(), es.WorkerOptions{PollMin: time.Hour, PollMax: time.Hour})
+		held := &heldBack{MemoryStore: n.store}
+		w, err := es.NewProjectionWorker(n.reg, held, es.WorkerOptions{PollMin: time.Hour, PollMax: time.Hour, Logger: slog.New(slog.DiscardHandler)})
+		Expect(err).NotTo(HaveOccurred())
+		ctx, cancel := context.WithCancel(n.ctx)
+		done := make(chan error)
+		go func() { done <- w.Run(ctx) }()
+		Eventually(held.reads.Load).Should(BeNumerically(">", 0)) // the first poll, then an hour's wait
+		held.hide.Store(3)                                        // the next three reads see nothing yet
+		n.write(a, 1)
+		Eventually(func() []LineCount { return n.counts(asyncCounts) }).WithTimeout(2 * time.Second).Should(HaveLen(1))
+		cancel()
+		<-done
+	})
+
 	It("end up equal to the inline projector under concurrent writers", func() {
 		n := newNotebook(lineCounter("async", asyncCounts, nil).Async().Partitioned(4), es.WorkerOptions{BatchSize: 7})
 		ctx, cancel := context.WithCancel(n.ctx)
@@ -344,6 +360,22 @@ func (h countingHandler) Handle(_ context.Context, r slog.Record) error {
 }
 func (h countingHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
 func (h countingHandler) WithGroup(string) slog.Handler      { return h }
+
+// heldBack is a memory store whose log reads come back empty while hide is
+// positive, as PostgreSQL's do while a transaction elsewhere holds the watermark.
+type heldBack struct {
+	*es.MemoryStore
+	hide, reads atomic.Int32
+}
+
+func (h *heldBack) ReadPartition(ctx context.Context, after es.Cursor, limit, part, of int) ([]es.EventRecord, error) {
+	h.reads.Add(1)
+	if h.hide.Load() > 0 {
+		h.hide.Add(-1)
+		return nil, nil
+	}
+	return h.MemoryStore.ReadPartition(ctx, after, limit, part, of)
+}
 
 // plainStore hides the memory store's optional capabilities.
 type plainStore struct{ es.EventStore }

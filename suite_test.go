@@ -187,7 +187,7 @@ func blogAcceptance(backend estest.Backend) {
 					}
 				}
 				g.Expect(notified).To(HaveLen(1))
-			}).WithContext(ctx).WithTimeout(5 * time.Second).Should(Succeed())
+			}).WithContext(ctx).WithTimeout(30 * time.Second).Should(Succeed())
 			Expect(notified[0].Event).To(Equal(blog.NotificationQueued{
 				PostID: postID, To: "ben", Message: `Your post "My first blogpost" is published.`}))
 

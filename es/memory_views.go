@@ -316,31 +316,12 @@ func (tx *MemoryTx) prepare(table string, row Row, full bool) (*memTable, Row, s
 	if err != nil {
 		return nil, nil, "", err
 	}
-	out := make(Row, len(t.def.Columns))
-	for name, v := range row {
-		c, ok := t.def.Column(name)
-		if !ok {
-			return nil, nil, "", fmt.Errorf("es: table %s has no column %q", table, name)
-		}
-		cv, err := Canonical(c.Type, v)
-		if err != nil {
-			return nil, nil, "", fmt.Errorf("es: %s.%s: %w", table, name, err)
-		}
-		if cv == nil && !c.Nullable {
-			return nil, nil, "", fmt.Errorf("es: %s.%s: null value in a column that is not nullable", table, name)
-		}
-		out[name] = cv
+	out, err := t.def.CheckRow(row, full)
+	if err != nil {
+		return nil, nil, "", fmt.Errorf("es: %w", err)
 	}
 	if !full {
 		return t, out, "", nil
-	}
-	for _, c := range t.def.Columns {
-		if _, ok := out[c.Name]; !ok {
-			if !c.Nullable {
-				return nil, nil, "", fmt.Errorf("es: insert into %s: column %s is missing", table, c.Name)
-			}
-			out[c.Name] = nil
-		}
 	}
 	return t, out, keyString(t.def, out), nil
 }
@@ -377,17 +358,9 @@ func (tx *MemoryTx) find(table string, where Where) ([]Row, error) {
 	if !ok {
 		return nil, fmt.Errorf("es: table %s: %w (create it with CreateTables)", table, ErrTableNotFound)
 	}
-	cond := make(Row, len(where))
-	for name, v := range where {
-		c, ok := t.def.Column(name)
-		if !ok {
-			return nil, fmt.Errorf("es: table %s has no column %q", table, name)
-		}
-		cv, err := Canonical(c.Type, v)
-		if err != nil {
-			return nil, fmt.Errorf("es: where %s.%s: %w", table, name, err)
-		}
-		cond[name] = cv
+	cond, err := t.def.CheckWhere(where)
+	if err != nil {
+		return nil, fmt.Errorf("es: %w", err)
 	}
 	match := func(r Row) bool {
 		for c, v := range cond {

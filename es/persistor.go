@@ -109,6 +109,58 @@ func (d TableDef) KeyOf(row Row) Where {
 	return w
 }
 
+// CheckRow checks a row against the table and returns it in canonical values.
+// Every column must exist and a column that is not nullable must not be NULL;
+// with full (an insert), absent columns must be nullable and are set to nil.
+// Persistors share it, so that every store refuses the same rows the same way.
+func (d TableDef) CheckRow(row Row, full bool) (Row, error) {
+	out := make(Row, len(d.Columns))
+	for name, v := range row {
+		c, ok := d.Column(name)
+		if !ok {
+			return nil, fmt.Errorf("table %s has no column %q", d.Name, name)
+		}
+		cv, err := Canonical(c.Type, v)
+		if err != nil {
+			return nil, fmt.Errorf("%s.%s: %w", d.Name, name, err)
+		}
+		if cv == nil && !c.Nullable {
+			return nil, fmt.Errorf("%s.%s: null value in a column that is not nullable", d.Name, name)
+		}
+		out[name] = cv
+	}
+	if !full {
+		return out, nil
+	}
+	for _, c := range d.Columns {
+		if _, ok := out[c.Name]; !ok {
+			if !c.Nullable {
+				return nil, fmt.Errorf("insert into %s: column %s is missing", d.Name, c.Name)
+			}
+			out[c.Name] = nil
+		}
+	}
+	return out, nil
+}
+
+// CheckWhere checks a Where against the table and returns its values in
+// canonical form.
+func (d TableDef) CheckWhere(where Where) (Row, error) {
+	out := make(Row, len(where))
+	for name, v := range where {
+		c, ok := d.Column(name)
+		if !ok {
+			return nil, fmt.Errorf("table %s has no column %q", d.Name, name)
+		}
+		cv, err := Canonical(c.Type, v)
+		if err != nil {
+			return nil, fmt.Errorf("where %s.%s: %w", d.Name, name, err)
+		}
+		out[name] = cv
+	}
+	return out, nil
+}
+
 // Canonical converts v to the canonical value of a column of type t, or explains
 // why it cannot. Persistors use it to normalise Where values and rows.
 func Canonical(t ColumnType, v any) (any, error) {

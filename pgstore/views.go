@@ -262,51 +262,21 @@ func (v *Views) writeError(def es.TableDef, op string, key es.Where, err error) 
 	return fmt.Errorf("pgstore: %s %s: %w", op, def.Name, err)
 }
 
-// prepareRow checks row against def and converts it to canonical values; full
-// requires every column that is not nullable and fills the absent ones with nil.
+// prepareRow checks row against def and converts it to canonical values (see
+// [es.TableDef.CheckRow]).
 func prepareRow(def es.TableDef, row es.Row, full bool) (es.Row, error) {
-	out := make(es.Row, len(def.Columns))
-	for name, val := range row {
-		c, ok := def.Column(name)
-		if !ok {
-			return nil, fmt.Errorf("pgstore: table %s has no column %q", def.Name, name)
-		}
-		cv, err := es.Canonical(c.Type, val)
-		if err != nil {
-			return nil, fmt.Errorf("pgstore: %s.%s: %w", def.Name, name, err)
-		}
-		if cv == nil && !c.Nullable {
-			return nil, fmt.Errorf("pgstore: %s.%s: null value in a column that is not nullable", def.Name, name)
-		}
-		out[name] = cv
-	}
-	if !full {
-		return out, nil
-	}
-	for _, c := range def.Columns {
-		if _, ok := out[c.Name]; !ok {
-			if !c.Nullable {
-				return nil, fmt.Errorf("pgstore: insert into %s: column %s is missing", def.Name, c.Name)
-			}
-			out[c.Name] = nil
-		}
+	out, err := def.CheckRow(row, full)
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: %w", err)
 	}
 	return out, nil
 }
 
 // prepareWhere checks where against def and converts its values.
 func prepareWhere(def es.TableDef, where es.Where) (es.Row, error) {
-	out := make(es.Row, len(where))
-	for name, val := range where {
-		c, ok := def.Column(name)
-		if !ok {
-			return nil, fmt.Errorf("pgstore: table %s has no column %q", def.Name, name)
-		}
-		cv, err := es.Canonical(c.Type, val)
-		if err != nil {
-			return nil, fmt.Errorf("pgstore: where %s.%s: %w", def.Name, name, err)
-		}
-		out[name] = cv
+	out, err := def.CheckWhere(where)
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: %w", err)
 	}
 	return out, nil
 }

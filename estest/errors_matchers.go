@@ -4,7 +4,6 @@ import (
 	"errors"
 
 	"fmt"
-	"github.com/consequent/consequent/es"
 	"strings"
 
 	"github.com/onsi/gomega/types"
@@ -74,13 +73,9 @@ func InvalidField(field, text string) types.GomegaMatcher { return &invalidField
 type invalidFieldMatcher struct{ field, text string }
 
 func (m *invalidFieldMatcher) Match(actual any) (bool, error) {
-	err, ok := actual.(error)
-	if !ok {
-		return false, fmt.Errorf("estest.InvalidField matches an error, not %T", actual)
-	}
-	var ve *es.ValidationError
-	if !errors.As(err, &ve) {
-		return false, nil
+	ve, err := validationError("InvalidField", actual)
+	if ve == nil {
+		return false, err
 	}
 	for _, msg := range ve.Fields[m.field] {
 		if strings.Contains(msg, m.text) {

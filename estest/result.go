@@ -223,14 +223,21 @@ func Invalid(fields ...string) types.GomegaMatcher { return &invalidMatcher{fiel
 
 type invalidMatcher struct{ fields []string }
 
-func (m *invalidMatcher) Match(actual any) (bool, error) {
+// validationError finds the *es.ValidationError in actual, for matcher name.
+func validationError(name string, actual any) (*es.ValidationError, error) {
 	err, ok := actual.(error)
 	if !ok {
-		return false, fmt.Errorf("estest.Invalid matches an error, not %T", actual)
+		return nil, fmt.Errorf("estest.%s matches an error, not %T", name, actual)
 	}
 	var ve *es.ValidationError
-	if !errors.As(err, &ve) {
-		return false, nil
+	errors.As(err, &ve)
+	return ve, nil
+}
+
+func (m *invalidMatcher) Match(actual any) (bool, error) {
+	ve, err := validationError("Invalid", actual)
+	if ve == nil {
+		return false, err
 	}
 	for _, f := range m.fields {
 		if len(ve.Fields[f]) == 0 {

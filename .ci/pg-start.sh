@@ -66,18 +66,30 @@ setconf synchronous_commit off reload
 setconf full_page_writes off reload
 
 # 4. Start, or restart/reload if the config changed while running.
+#    The server must not inherit this script's descriptors: a postmaster holding
+#    fd 3 (the DSN pipe) would keep `dsn=$(pg-start.sh)` waiting forever, and one
+#    holding stderr would keep a caller reading our output from ever seeing EOF.
+ctl() { # action
+  out=$(mktemp)
+  if pg_ctlcluster $VER $CLUSTER "$1" </dev/null >"$out" 2>&1 3>&-; then
+    rm -f "$out"
+  else
+    cat "$out" >&2
+    rm -f "$out"
+    die "$1 failed; see /var/log/postgresql/postgresql-$VER-$CLUSTER.log"
+  fi
+}
 if pg_ctlcluster $VER $CLUSTER status >/dev/null 2>&1; then
   if [ $restart = 1 ]; then
     log "restarting cluster $VER/$CLUSTER"
-    pg_ctlcluster $VER $CLUSTER restart
+    ctl restart
   elif [ $reload = 1 ]; then
     log "reloading cluster $VER/$CLUSTER"
-    pg_ctlcluster $VER $CLUSTER reload
+    ctl reload
   fi
 else
   log "starting cluster $VER/$CLUSTER"
-  pg_ctlcluster $VER $CLUSTER start ||
-    die "start failed; see /var/log/postgresql/postgresql-$VER-$CLUSTER.log"
+  ctl start
 fi
 
 # 5. Wait until it accepts TCP connections on 127.0.0.1.

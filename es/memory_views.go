@@ -191,7 +191,7 @@ func (tx *MemoryTx) Commit() error {
 			for c, v := range op.row {
 				r[c] = v
 			}
-			if k := keyString(t.def, r); k != op.key {
+			if k := t.def.KeyString(r); k != op.key {
 				if _, ok := lookup(t, k); ok {
 					return fmt.Errorf("es: update %s: key %v: %w", op.table, t.def.KeyOf(r), ErrDuplicateRecord)
 				}
@@ -259,11 +259,11 @@ func (tx *MemoryTx) Update(_ context.Context, table string, where Where, set Row
 		return 0, err
 	}
 	for _, r := range rows {
-		oldKey := keyString(t.def, r)
+		oldKey := t.def.KeyString(r)
 		for c, v := range setRow {
 			r[c] = v
 		}
-		newKey := keyString(t.def, r)
+		newKey := t.def.KeyString(r)
 		if newKey != oldKey {
 			if _, ok := tx.get(t, newKey); ok {
 				return 0, fmt.Errorf("es: update %s: key %v: %w", table, t.def.KeyOf(r), ErrDuplicateRecord)
@@ -287,7 +287,7 @@ func (tx *MemoryTx) Delete(_ context.Context, table string, where Where) (int64,
 		return 0, err
 	}
 	for _, r := range rows {
-		k := keyString(t.def, r)
+		k := t.def.KeyString(r)
 		tx.put(table, k, nil)
 		tx.ops = append(tx.ops, memOp{kind: 'd', table: table, key: k})
 	}
@@ -323,7 +323,7 @@ func (tx *MemoryTx) prepare(table string, row Row, full bool) (*memTable, Row, s
 	if !full {
 		return t, out, "", nil
 	}
-	return t, out, keyString(t.def, out), nil
+	return t, out, t.def.KeyString(out), nil
 }
 
 func (tx *MemoryTx) get(t *memTable, key string) (Row, bool) {
@@ -374,7 +374,7 @@ func (tx *MemoryTx) find(table string, where Where) ([]Row, error) {
 	if len(cond) == len(t.def.Key) && coversKey(t.def, cond) {
 		// By primary key: one look-up instead of a scan (replays find rows by key
 		// for nearly every event).
-		k := keyString(t.def, cond)
+		k := t.def.KeyString(cond)
 		r, ok := over[k]
 		if !ok {
 			r, ok = t.rows[k]
@@ -425,14 +425,6 @@ func copyRow(r Row) Row {
 		out[k] = v
 	}
 	return out
-}
-
-func keyString(d TableDef, r Row) string {
-	parts := make([]string, len(d.Key))
-	for i, k := range d.Key {
-		parts[i] = fmt.Sprintf("%T:%v", r[k], r[k])
-	}
-	return strings.Join(parts, "\x00")
 }
 
 func compareValues(a, b any) int {

@@ -214,7 +214,7 @@ func (r *rebuild) load(ctx context.Context) (ok bool, err error) {
 			if err := tx.Insert(ctx, t.def.Name, row); err != nil {
 				return false, fmt.Errorf("pgstore: rebuild %s: resume: %w", r.p.Name(), err)
 			}
-			t.written[keyText(t.def, t.def.KeyOf(row))] = struct{}{}
+			t.written[t.def.KeyString(row)] = struct{}{}
 		}
 		if err := tx.Commit(); err != nil {
 			return false, err
@@ -295,9 +295,9 @@ func (r *rebuild) committed(mtx *es.MemoryTx, changes []es.Change, to es.Cursor,
 				continue
 			}
 			if c.Row == nil {
-				delete(t.written, keyText(t.def, c.Key))
+				delete(t.written, t.def.KeyString(c.Key))
 			} else {
-				t.written[keyText(t.def, c.Key)] = struct{}{}
+				t.written[t.def.KeyString(c.Key)] = struct{}{}
 			}
 		}
 	}
@@ -340,7 +340,7 @@ func (r *rebuild) write(ctx context.Context, tx pgx.Tx, changes []es.Change) err
 			if c.Table != t.def.Name {
 				continue
 			}
-			if _, ok := t.written[keyText(t.def, c.Key)]; ok {
+			if _, ok := t.written[t.def.KeyString(c.Key)]; ok {
 				if gone == nil {
 					gone = make([][]any, len(t.def.Key))
 				}
@@ -563,14 +563,6 @@ func (r *rebuild) report(phase string) {
 }
 
 // keyText identifies a row by its key values, as a map key.
-func keyText(d es.TableDef, key es.Where) string {
-	b := make([]byte, 0, 64)
-	for _, k := range d.Key {
-		b = fmt.Appendf(b, "%T:%v\x00", key[k], key[k])
-	}
-	return string(b)
-}
-
 // deleteKeysSQL deletes the rows whose keys are in the arrays $1…$n, one per key
 // column.
 func deleteKeysSQL(schema string, d es.TableDef) string {

@@ -2,6 +2,7 @@ package pgstore_test
 
 import (
 	"sync"
+	"time"
 
 	"github.com/consequent/consequent/es"
 	"github.com/consequent/consequent/pgstore"
@@ -22,6 +23,27 @@ var _ = Describe("Query plans on a new store", Label("integration"), func() {
 
 		const writers, perWriter = 4, 50 // more than the 5 custom plans before a generic one
 		var wg sync.WaitGroup
+		done := make(chan struct{})
+		followed := make(chan int)
+		go func() { // follows the log as a projection worker does, from the first commit on
+			defer GinkgoRecover()
+			var at es.Cursor
+			n := 0
+			for {
+				recs, err := s.ReadLog(ctx, at, 20)
+				Expect(err).NotTo(HaveOccurred())
+				if len(recs) > 0 {
+					at, n = recs[len(recs)-1].Cursor(), n+len(recs)
+					continue
+				}
+				select {
+				case <-done:
+					followed <- n
+					return
+				case <-time.After(time.Millisecond):
+				}
+			}
+		}()
 		for range writers {
 			wg.Go(func() {
 				defer GinkgoRecover()
@@ -37,6 +59,12 @@ var _ = Describe("Query plans on a new store", Label("integration"), func() {
 			})
 		}
 		wg.Wait()
+		Eventually(func() []es.EventRecord {
+			recs, _ := s.ReadLog(ctx, es.Cursor{}, 1)
+			return recs
+		}).ShouldNot(BeEmpty())
+		close(done)
+		Expect(<-followed).To(BeNumerically(">", 0))
 		for range 10 {
 			id := newID()
 			Expect(s.Commit(ctx, commitOf(stream(id, 0, 1)), nil)).To(Succeed())

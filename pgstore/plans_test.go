@@ -55,6 +55,8 @@ var _ = Describe("Query plans on a new store", Label("integration"), func() {
 					Expect(s.Commit(ctx, commitOf(stream(id, 2, 1)), nil)).To(Succeed())
 					Expect(s.LoadStream(ctx, id, es.StreamQuery{FromVersion: 2})).To(HaveLen(2))
 					Expect(s.StreamInfo(ctx, id)).To(Equal(es.StreamInfo{Type: "test.Thing", Version: 3}))
+					Expect(s.LoadSnapshot(ctx, id, 1, 0)).To(BeNil())
+					Expect(s.Commands(ctx, c.Command.ID)).To(HaveLen(1))
 				}
 			})
 		}
@@ -74,7 +76,7 @@ var _ = Describe("Query plans on a new store", Label("integration"), func() {
 		// Backends report their statistics shortly after their transactions end.
 		scans := func(g Gomega) map[string]int64 {
 			rows, err := p.Query(ctx, `SELECT relname, seq_scan, n_tup_ins FROM pg_stat_user_tables
-				WHERE schemaname = 'consequent' AND relname IN ('streams', 'events', 'unique_keys')`)
+				WHERE schemaname = 'consequent' AND relname IN ('streams', 'events', 'unique_keys', 'snapshots', 'commands')`)
 			g.Expect(err).NotTo(HaveOccurred())
 			out := map[string]int64{}
 			inserted := map[string]int64{}
@@ -88,9 +90,9 @@ var _ = Describe("Query plans on a new store", Label("integration"), func() {
 			g.Expect(inserted).To(HaveKeyWithValue("events", BeNumerically(">=", writers*perWriter*3+10)))
 			return out
 		}
-		// The migration's index builds scan each table once per index: streams
-		// has one, events and unique_keys two. A plan that scans would add one per
-		// commit.
-		Eventually(scans).Should(Equal(map[string]int64{"streams": 1, "events": 2, "unique_keys": 2}))
+		// The migration's index builds scan each table once per index: streams,
+		// snapshots and commands have one, events and unique_keys two. A plan
+		// that scans would add one per call.
+		Eventually(scans).Should(Equal(map[string]int64{"streams": 1, "events": 2, "unique_keys": 2, "snapshots": 1, "commands": 1}))
 	})
 })

@@ -34,6 +34,12 @@
 //
 // Migrations are numbered SQL files embedded in the package (migrations/*.sql).
 //
+// The hot paths, commit() and the log's read_log(), are SQL functions that run
+// without sequential scans. PostgreSQL keeps a plan per connection; one made
+// while a new store was empty would otherwise scan whole tables on every call
+// as they grow, until the next ANALYZE (measured: commits at 8 clients fell from
+// 8,500/s to 2,000/s within 16,000 commits).
+//
 // # Commits
 //
 // [Store.Commit] writes a unit of work with one call of the SQL function

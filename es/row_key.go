@@ -33,6 +33,8 @@ func appendKeyValue(b []byte, v any) []byte {
 	case float64:
 		if x == 0 {
 			x = 0 // -0 is 0
+		} else if x != x {
+			x = math.NaN() // one NaN, as PostgreSQL has
 		}
 		return append(strconv.AppendUint(append(b, 'f'), math.Float64bits(x), 16), ';')
 	case bool:

@@ -26,20 +26,10 @@ type projectionSQL struct {
 
 func newProjectionSQL(schema string) projectionSQL {
 	q := projectionSQL{
-		// The partition filter is applied to the rows the (xact_id, position)
-		// index yields in order; never cast xact_id in the select list. It
-		// lists the partition's last bytes ($4) rather than testing "% of =
-		// part": the planner estimates "= ANY" of n values at about n/200,
-		// close to the truth (n/256), where it would estimate "% of = part"
-		// at 1/200 and, from an early cursor, prefer scanning and sorting the
-		// whole table (EXPLAINed on PostgreSQL 15).
-		readPartition: `SELECT ` + eventColumns + `
-			FROM {{schema}}.events e JOIN {{schema}}.streams s ON s.stream_id = e.stream_id
-			WHERE (e.xact_id, e.position) > ($1::xid8, $2::bigint)
-			  AND e.xact_id < pg_snapshot_xmin(pg_current_snapshot())
-			  AND get_byte(uuid_send(e.stream_id), 15) = ANY ($4::int[])
-			ORDER BY e.xact_id, e.position
-			LIMIT $3`,
+		// read_log's plan walks the (xact_id, position) index whatever the
+		// statistics say, and filters the partition's streams by the last
+		// byte of their id ($4).
+		readPartition: `SELECT * FROM {{schema}}.read_log($1, $2, $3, $4)`,
 		behind: `WITH b AS (
 			SELECT e.xact_id, e.position, e.time FROM {{schema}}.events e
 			 WHERE (e.xact_id, e.position) > ($1::xid8, $2::bigint)

@@ -562,7 +562,6 @@ func (r *rebuild) report(phase string) {
 	r.progress(es.RebuildProgress{Projector: r.p.Name(), Done: r.done, Total: max(r.total, r.done), Rate: rate, Phase: phase})
 }
 
-// keyText identifies a row by its key values, as a map key.
 // deleteKeysSQL deletes the rows whose keys are in the arrays $1…$n, one per key
 // column.
 func deleteKeysSQL(schema string, d es.TableDef) string {

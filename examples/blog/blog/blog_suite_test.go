@@ -7,6 +7,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/consequent/consequent/estest"
+	"github.com/consequent/consequent/examples/blog/blog"
 	"github.com/consequent/consequent/pgstore/pgtest"
 )
 
@@ -32,4 +33,15 @@ func blogSpecs(backend estest.Backend) {
 	authorSpecs(backend)
 	publicationSpecs(backend)
 	projectorSpecs(backend)
+}
+
+// addedPost is the history most specs start from: the events of AddPost for
+// the tutorial's first post, by ben.
+func addedPost() []any {
+	return []any{
+		blog.PostAdded{},
+		blog.PostAuthorChanged{Author: "ben"},
+		blog.PostTitleChanged{Title: "My first blogpost"},
+		blog.PostContentChanged{Content: "Hello World!"},
+	}
 }

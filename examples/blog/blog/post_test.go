@@ -17,12 +17,7 @@ import (
 func postSpecs(backend estest.Backend) {
 	blogSpec := estest.New(blog.Register, estest.Options{Backend: backend})
 	postID := estest.ID(1)
-	added := []any{
-		blog.PostAdded{},
-		blog.PostAuthorChanged{Author: "ben"},
-		blog.PostTitleChanged{Title: "My first blogpost"},
-		blog.PostContentChanged{Content: "Hello World!"},
-	}
+	added := addedPost()
 
 	Describe("AddPost", func() {
 		It("adds a post, one event per field", func() {

@@ -26,12 +26,7 @@ func projectorSpecs(backend estest.Backend) {
 
 func postProjectorSpecs(posts *projectortest.Fixture) {
 	postID, otherID := estest.ID(1), estest.ID(2)
-	added := []any{
-		blog.PostAdded{},
-		blog.PostAuthorChanged{Author: "ben"},
-		blog.PostTitleChanged{Title: "My first blogpost"},
-		blog.PostContentChanged{Content: "Hello World!"},
-	}
+	added := addedPost()
 	record := blog.PostRecord{AggregateID: postID, Author: "ben", Title: "My first blogpost", Content: "Hello World!"}
 
 	Describe("PostProjector", func() {

@@ -14,12 +14,7 @@ import (
 func publicationSpecs(backend estest.Backend) {
 	blogSpec := estest.New(blog.Register, estest.Options{Backend: backend})
 	postID := estest.ID(1)
-	added := []any{
-		blog.PostAdded{},
-		blog.PostAuthorChanged{Author: "ben"},
-		blog.PostTitleChanged{Title: "My first blogpost"},
-		blog.PostContentChanged{Content: "Hello World!"},
-	}
+	added := addedPost()
 
 	Describe("the publication workflow", func() {
 		It("notifies the author when a post is published", func() {

@@ -133,22 +133,24 @@ func collectRecords(rows pgx.Rows) ([]es.EventRecord, error) {
 		out         []es.EventRecord
 		lastMeta    []byte // the events of a command share their metadata:
 		lastMetaMap map[string]string
+		// One set of destinations for every row: each variable Scan writes
+		// through would otherwise be allocated again per row.
+		e          es.EventRecord
+		schema     int32
+		corr, caus pgtype.UUID
+		meta       []byte
 	)
+	dest := []any{(*[16]byte)(&e.ID), (*[16]byte)(&e.StreamID), &e.StreamType, &e.Version, &e.Position,
+		&e.TxID, &e.Type, &schema, &e.Data, &e.Time, (*[16]byte)(&e.CommandID), &corr, &caus, &e.UserID, &meta}
 	for rows.Next() {
-		var (
-			e          es.EventRecord
-			schema     int32
-			corr, caus pgtype.UUID
-			meta       []byte
-		)
-		err := rows.Scan((*[16]byte)(&e.ID), (*[16]byte)(&e.StreamID), &e.StreamType, &e.Version, &e.Position,
-			&e.TxID, &e.Type, &schema, &e.Data, &e.Time, (*[16]byte)(&e.CommandID), &corr, &caus, &e.UserID, &meta)
-		if err != nil {
+		e, meta = es.EventRecord{}, nil
+		if err := rows.Scan(dest...); err != nil {
 			return nil, err
 		}
 		e.Schema = int(schema)
 		e.Time = e.Time.UTC()
 		e.CorrelationID, e.CausationID = fromNullUUID(corr), fromNullUUID(caus)
+		var err error
 		if meta != nil && lastMetaMap != nil && bytes.Equal(meta, lastMeta) {
 			e.Metadata = maps.Clone(lastMetaMap) // cheaper than decoding again
 		} else if e.Metadata, err = decodeMetadata(meta); err != nil {

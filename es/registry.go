@@ -312,8 +312,11 @@ func (r *Registry) Decode(rec EventRecord) (Envelope, error) {
 		if err := dec.Decode(&fields); err != nil {
 			return fail(fmt.Errorf("payload is not a JSON object: %w", err))
 		}
+		if fields == nil { // null: upcasters get a map they can write to, or nothing
+			return fail(errors.New("payload is not a JSON object: null"))
+		}
 		for s := rec.Schema; s < e.schema(); s++ {
-			if err := e.upcasters[s-1](fields); err != nil {
+			if err := upcast(e.upcasters[s-1], fields); err != nil {
 				return fail(fmt.Errorf("upcast from schema %d: %w", s, err))
 			}
 		}
@@ -329,6 +332,17 @@ func (r *Registry) Decode(rec EventRecord) (Envelope, error) {
 		return fail(err)
 	}
 	return Envelope{EventRecord: rec, Event: v.Elem().Interface()}, nil
+}
+
+// upcast runs one upcaster. One that panics on a payload it did not expect
+// fails that event's decoding, as an error would, instead of the process.
+func upcast(u Upcaster, fields map[string]any) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("upcaster panicked: %v", p)
+		}
+	}()
+	return u(fields)
 }
 
 // Envelope is a stored event with its decoded payload.

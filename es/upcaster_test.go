@@ -90,6 +90,23 @@ var _ = Describe("upcasters", func() {
 		Expect(err).To(MatchError(ContainSubstring("bank.Deposit")))
 	})
 
+	It("that panic, or a payload that is not an object, make a *DecodeError, not a crash", func() {
+		w = newWorld(bankOptions{opened: []es.Upcaster{func(f map[string]any) error {
+			f["owner"] = f["name"].(string) + "!" // assumes what old payloads held
+			return nil
+		}, addEmail}}.register)
+		number, null := uuid.New(), uuid.New()
+		storeRaw(number, 1, "bank.AccountOpened", 1, `{"name":42}`)
+		storeRaw(null, 1, "bank.AccountOpened", 1, `null`)
+
+		_, err := w.svc.History(w.ctx, number)
+		Expect(decodeError(err).Version).To(Equal(int64(1)))
+		Expect(err).To(MatchError(ContainSubstring("upcast from schema 1: upcaster panicked: interface conversion")))
+		_, err = w.svc.History(w.ctx, null)
+		decodeError(err)
+		Expect(err).To(MatchError(fmt.Sprintf("decode event bank.AccountOpened of stream %s version 1: payload is not a JSON object: null", null)))
+	})
+
 	It("cannot help an unknown event type: ErrUnknownEventType inside a *DecodeError", func() {
 		id := uuid.New()
 		storeRaw(id, 1, "bank.AccountOpened", 3, `{"owner":"Ann","email":"a@x"}`)

@@ -31,9 +31,9 @@ const codeLockNotAvailable = "55P03"
 // into memory. Secondary indexes are built once the replay has reached the end of
 // the log. The projector's tables must therefore fit in memory.
 //
-// progress, when non-nil, is called after every chunk ("replay", then
-// "catch-up" once the indexes are built), when the indexes are built ("copy"),
-// before the swap ("swap") and at the end ("done").
+// progress, when non-nil, is called when the replay starts and after every
+// chunk ("replay", then "catch-up" once the indexes are built), when the
+// indexes are built ("copy"), before the swap ("swap") and at the end ("done").
 //
 // A handler that fails during the rebuild stops it: the failure is recorded on
 // the projector's first partition and returned as an [*es.ProjectionFailure];
@@ -119,6 +119,9 @@ func (r *rebuild) run(ctx context.Context) error {
 	if err := r.count(ctx); err != nil {
 		return err
 	}
+	// Reported at once: a log that the watermark still holds back has no chunk
+	// to report, and tools want to know the rebuild has begun.
+	r.report("replay")
 	if err := r.follow(ctx, "replay"); err != nil {
 		return err
 	}

@@ -62,6 +62,13 @@ func deployBlog(ctx context.Context, chunk, posts int) *blogDeployment {
 	Expect(d.store.Release(ctx, "post_projector", "v1")).To(Succeed())
 	Expect(blog.PostRecords.Upsert(ctx, d.store.Views(), blog.PostRecord{AggregateID: uuid.New(), Title: "drift"})).To(Succeed())
 	Expect(pool.QueryRow(ctx, "SELECT count(*) FROM consequent.events").Scan(&d.events)).To(Succeed())
+	// A transaction elsewhere on the server (another spec process's) can hold the
+	// log's watermark back: wait until the whole history can be read, so that a
+	// rebuild replays it instead of finding nothing yet.
+	Eventually(ctx, func(ctx context.Context) (int, error) {
+		recs, err := d.store.ReadLog(ctx, es.Cursor{}, 0)
+		return len(recs), err
+	}).Should(BeEquivalentTo(d.events), "the watermark passes the blog's history")
 	return d
 }
 

@@ -267,12 +267,13 @@ func (r *rebuild) chunk(ctx context.Context, recs []es.EventRecord) error {
 		return err
 	}
 	changes := mtx.Changes()
+	keys := r.keysOf(changes)
 	tx, err := r.s.pool.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("pgstore: rebuild %s: %w", r.p.Name(), err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // a no-op after Commit
-	if err := r.write(ctx, tx, changes); err != nil {
+	if err := r.write(ctx, tx, changes, keys); err != nil {
 		return err
 	}
 	to := recs[len(recs)-1].Cursor()
@@ -285,22 +286,22 @@ func (r *rebuild) chunk(ctx context.Context, recs []es.EventRecord) error {
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("pgstore: rebuild %s: commit a chunk: %w", r.p.Name(), err)
 	}
-	r.committed(mtx, changes, to, len(recs))
+	r.committed(mtx, changes, keys, to, len(recs))
 	return nil
 }
 
 // committed takes note of a chunk the database committed.
-func (r *rebuild) committed(mtx *es.MemoryTx, changes []es.Change, to es.Cursor, n int) {
+func (r *rebuild) committed(mtx *es.MemoryTx, changes []es.Change, keys []string, to es.Cursor, n int) {
 	_ = mtx.Commit() // never fails
 	for _, t := range r.tables {
-		for _, c := range changes {
+		for i, c := range changes {
 			if c.Table != t.def.Name {
 				continue
 			}
 			if c.Row == nil {
-				delete(t.written, t.def.KeyString(c.Key))
+				delete(t.written, keys[i])
 			} else {
-				t.written[t.def.KeyString(c.Key)] = struct{}{}
+				t.written[keys[i]] = struct{}{}
 			}
 		}
 	}
@@ -331,19 +332,34 @@ func (r *rebuild) apply(ctx context.Context, recs []es.EventRecord) (*es.MemoryT
 	return mtx, nil
 }
 
+// keysOf returns the row key of each change, for write and committed to share.
+func (r *rebuild) keysOf(changes []es.Change) []string {
+	keys := make([]string, len(changes))
+	for i, c := range changes {
+		for _, t := range r.tables {
+			if t.def.Name == c.Table {
+				keys[i] = t.def.KeyString(c.Key)
+				break
+			}
+		}
+	}
+	return keys
+}
+
 // write writes changed rows to the shadow tables: rows the shadow holds already
-// are deleted first, then every row that is (still) there is copied in.
-func (r *rebuild) write(ctx context.Context, tx pgx.Tx, changes []es.Change) error {
+// are deleted first, then every row that is (still) there is copied in. keys
+// are the changes' row keys (keysOf).
+func (r *rebuild) write(ctx context.Context, tx pgx.Tx, changes []es.Change, keys []string) error {
 	for _, t := range r.tables {
 		var (
 			gone [][]any // per key column, the keys of rows to delete
 			rows [][]any
 		)
-		for _, c := range changes {
+		for i, c := range changes {
 			if c.Table != t.def.Name {
 				continue
 			}
-			if _, ok := t.written[t.def.KeyString(c.Key)]; ok {
+			if _, ok := t.written[keys[i]]; ok {
 				if gone == nil {
 					gone = make([][]any, len(t.def.Key))
 				}
@@ -457,6 +473,7 @@ func (r *rebuild) swapOnce(ctx context.Context) error {
 	var (
 		mtx     *es.MemoryTx
 		changes []es.Change
+		keys    []string
 	)
 	if len(recs) > 0 {
 		// Applied before the renewal locks the projections' rows: a failing
@@ -465,12 +482,13 @@ func (r *rebuild) swapOnce(ctx context.Context) error {
 			return err
 		}
 		changes = mtx.Changes()
+		keys = r.keysOf(changes)
 	}
 	if _, err := r.renew(ctx, tx); err != nil {
 		return err
 	}
 	if len(recs) > 0 {
-		if err := r.write(ctx, tx, changes); err != nil {
+		if err := r.write(ctx, tx, changes, keys); err != nil {
 			return err
 		}
 		to = recs[len(recs)-1].Cursor()
@@ -508,7 +526,7 @@ func (r *rebuild) swapOnce(ctx context.Context) error {
 		return fmt.Errorf("pgstore: rebuild %s: swap: %w", name, err)
 	}
 	if mtx != nil {
-		r.committed(mtx, changes, to, len(recs))
+		r.committed(mtx, changes, keys, to, len(recs))
 		r.total = max(r.total, r.done)
 	}
 	return nil

@@ -95,12 +95,12 @@ func (s *MemoryStore) Commit(ctx context.Context, c *Commit, inTx func(context.C
 	}
 	tx := s.lastTx + 1
 	pos := s.lastPos
-	c.Command.Time = canonicalTime(c.Command.Time)
+	c.Command.Time = CanonicalTime(c.Command.Time)
 	for i := range c.Streams {
 		for j := range c.Streams[i].Events {
 			e := &c.Streams[i].Events[j]
 			pos++
-			e.Position, e.TxID, e.Time = pos, tx, canonicalTime(e.Time)
+			e.Position, e.TxID, e.Time = pos, tx, CanonicalTime(e.Time)
 		}
 	}
 	if inTx != nil {

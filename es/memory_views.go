@@ -1,16 +1,10 @@
 package es
 
 import (
-	"bytes"
-	"cmp"
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 	"sync"
-	"time"
-
-	"github.com/google/uuid"
 )
 
 // MemoryViews is an in-memory [Persistor]: view tables in maps, with the same
@@ -141,7 +135,7 @@ func (tx *MemoryTx) Changes() []Change {
 		}
 		slices.SortFunc(out[start:], func(a, b Change) int {
 			for _, k := range def.Key {
-				if c := compareValues(a.Key[k], b.Key[k]); c != 0 {
+				if c := CompareValues(a.Key[k], b.Key[k]); c != 0 {
 					return c
 				}
 			}
@@ -364,7 +358,7 @@ func (tx *MemoryTx) find(table string, where Where) ([]Row, error) {
 	}
 	match := func(r Row) bool {
 		for c, v := range cond {
-			if !equalValue(r[c], v) {
+			if !EqualValues(r[c], v) {
 				return false
 			}
 		}
@@ -397,7 +391,7 @@ func (tx *MemoryTx) find(table string, where Where) ([]Row, error) {
 	}
 	slices.SortFunc(out, func(a, b Row) int {
 		for _, k := range t.def.Key {
-			if c := compareValues(a[k], b[k]); c != 0 {
+			if c := CompareValues(a[k], b[k]); c != 0 {
 				return c
 			}
 		}
@@ -425,40 +419,6 @@ func copyRow(r Row) Row {
 		out[k] = v
 	}
 	return out
-}
-
-func compareValues(a, b any) int {
-	switch x := a.(type) {
-	case string:
-		y, _ := b.(string)
-		return strings.Compare(x, y)
-	case int64:
-		y, _ := b.(int64)
-		return cmp.Compare(x, y)
-	case float64:
-		y, _ := b.(float64)
-		return cmp.Compare(x, y)
-	case bool:
-		y, _ := b.(bool)
-		return cmp.Compare(boolInt(x), boolInt(y))
-	case time.Time:
-		y, _ := b.(time.Time)
-		return x.Compare(y)
-	case uuid.UUID:
-		y, _ := b.(uuid.UUID)
-		return bytes.Compare(x[:], y[:])
-	case []byte:
-		y, _ := b.([]byte)
-		return bytes.Compare(x, y)
-	}
-	return 0
-}
-
-func boolInt(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 func sameColumns(a, b TableDef) bool {

@@ -1,9 +1,14 @@
 package es
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"fmt"
+	"strings"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // Persistor is the contract for view tables (read models), the implementers' side:
@@ -170,5 +175,64 @@ func Canonical(t ColumnType, v any) (any, error) {
 	return canonical(t, v)
 }
 
-// canonicalTime is the precision PostgreSQL keeps; the in-memory persistor matches it.
-func canonicalTime(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
+// CanonicalTime returns t in the canonical form of a time: UTC, truncated to the
+// microsecond, the precision PostgreSQL keeps. [Canonical] uses it for Time
+// columns; stores apply it to event and command times on commit, so that a time
+// reads back equal whatever the backend.
+func CanonicalTime(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
+
+// EqualValues reports whether two canonical values are equal, as a [Where]
+// condition matches a column: []byte by content, time.Time by instant, any other
+// value with ==. nil equals only nil. Persistors that keep rows in memory use it
+// to match rows.
+func EqualValues(a, b any) bool {
+	if ab, ok := a.([]byte); ok {
+		bb, ok := b.([]byte)
+		return ok && string(ab) == string(bb)
+	}
+	if at, ok := a.(time.Time); ok {
+		bt, ok := b.(time.Time)
+		return ok && at.Equal(bt)
+	}
+	return a == b
+}
+
+// CompareValues orders two canonical values of one column type as view tables
+// order rows by key, and returns -1, 0 or +1: strings and []byte byte by byte,
+// numbers and times by value, false before true, uuids by their bytes. For values
+// of different types, nil included, the result is unspecified (key columns are
+// never NULL). Persistors that keep rows in memory use it to return rows ordered
+// by primary key ([Persistor.Find]).
+func CompareValues(a, b any) int {
+	switch x := a.(type) {
+	case string:
+		y, _ := b.(string)
+		return strings.Compare(x, y)
+	case int64:
+		y, _ := b.(int64)
+		return cmp.Compare(x, y)
+	case float64:
+		y, _ := b.(float64)
+		return cmp.Compare(x, y)
+	case bool:
+		y, _ := b.(bool)
+		return cmp.Compare(boolInt(x), boolInt(y))
+	case time.Time:
+		y, _ := b.(time.Time)
+		return x.Compare(y)
+	case uuid.UUID:
+		y, _ := b.(uuid.UUID)
+		return bytes.Compare(x[:], y[:])
+	case []byte:
+		y, _ := b.([]byte)
+		return bytes.Compare(x, y)
+	}
+	return 0
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}

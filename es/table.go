@@ -172,7 +172,7 @@ func (t *Table[R]) Update(ctx context.Context, p Persistor, where Where, change 
 		}
 		key := t.def.KeyOf(row)
 		for k, v := range key {
-			if !equalValue(v, next[k]) {
+			if !EqualValues(v, next[k]) {
 				return n, fmt.Errorf("%s: update changed key column %s from %v to %v", t.def.Name, k, v, next[k])
 			}
 		}
@@ -310,7 +310,7 @@ func canonical(t ColumnType, v any) (any, error) {
 		}
 	case Time:
 		if rv.Type() == timeType {
-			return canonicalTime(rv.Interface().(time.Time)), nil
+			return CanonicalTime(rv.Interface().(time.Time)), nil
 		}
 	case UUID:
 		switch {
@@ -366,18 +366,6 @@ func assign(fv reflect.Value, t ColumnType, val any) error {
 		return fmt.Errorf("cannot store %T in %s", val, fv.Type())
 	}
 	return nil
-}
-
-func equalValue(a, b any) bool {
-	if ab, ok := a.([]byte); ok {
-		bb, ok := b.([]byte)
-		return ok && string(ab) == string(bb)
-	}
-	if at, ok := a.(time.Time); ok {
-		bt, ok := b.(time.Time)
-		return ok && at.Equal(bt)
-	}
-	return a == b
 }
 
 func snakeCase(s string) string {

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/consequent/consequent/es"
+	"github.com/consequent/consequent/memstore"
 	"github.com/google/uuid"
 )
 
@@ -14,7 +15,7 @@ func benchService(b *testing.B, register func(*es.Registry)) *es.CommandService 
 	b.Helper()
 	r := es.NewRegistry()
 	register(r)
-	svc, err := es.NewCommandService(context.Background(), r, es.NewMemoryStore(), es.Options{})
+	svc, err := es.NewCommandService(context.Background(), r, memstore.New(), es.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}

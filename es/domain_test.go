@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/consequent/consequent/es"
+	"github.com/consequent/consequent/memstore"
 	"github.com/google/uuid"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -240,7 +241,7 @@ var testStart = time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)
 // world is one store and one command service with deterministic time and ids.
 type world struct {
 	ctx   context.Context
-	store *es.MemoryStore
+	store *memstore.Store
 	svc   *es.CommandService
 	clock *es.ManualClock
 	ids   *es.SequentialIDs
@@ -257,7 +258,7 @@ func newWorld(register func(*es.Registry), opts ...es.Options) *world {
 	if len(opts) > 0 {
 		o = opts[0]
 	}
-	w := &world{ctx: context.Background(), store: es.NewMemoryStore(), clock: es.NewManualClock(testStart), ids: &es.SequentialIDs{}}
+	w := &world{ctx: context.Background(), store: memstore.New(), clock: es.NewManualClock(testStart), ids: &es.SequentialIDs{}}
 	if o.Clock == nil {
 		o.Clock = w.clock
 	}

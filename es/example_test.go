@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/consequent/consequent/es"
+	"github.com/consequent/consequent/memstore"
 	"github.com/google/uuid"
 )
 
@@ -103,7 +104,7 @@ func newWalletService(register func(*es.Registry)) (*es.CommandService, *es.Manu
 	r := es.NewRegistry()
 	register(r)
 	clock := es.NewManualClock(time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC))
-	svc, err := es.NewCommandService(context.Background(), r, es.NewMemoryStore(),
+	svc, err := es.NewCommandService(context.Background(), r, memstore.New(),
 		es.Options{Clock: clock, IDs: &es.SequentialIDs{}})
 	if err != nil {
 		panic(err)
@@ -115,7 +116,7 @@ func ExampleNewCommandService() {
 	ctx := context.Background()
 	r := es.NewRegistry()
 	registerWallets(r)
-	svc, err := es.NewCommandService(ctx, r, es.NewMemoryStore(), es.Options{})
+	svc, err := es.NewCommandService(ctx, r, memstore.New(), es.Options{})
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/consequent/consequent/es"
+	"github.com/consequent/consequent/memstore"
 	"github.com/google/uuid"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -68,14 +69,14 @@ var (
 
 type notebook struct {
 	reg    *es.Registry
-	store  *es.MemoryStore
+	store  *memstore.Store
 	svc    *es.CommandService
 	worker *es.ProjectionWorker
 	ctx    context.Context
 }
 
 func newNotebook(async *es.Projector, opts es.WorkerOptions, extra ...*es.Projector) *notebook {
-	n := &notebook{reg: es.NewRegistry(), store: es.NewMemoryStore(), ctx: context.Background()}
+	n := &notebook{reg: es.NewRegistry(), store: memstore.New(), ctx: context.Background()}
 	note := es.RegisterAggregate(n.reg, "test.Note", func() *Note { return new(Note) })
 	es.RegisterEvent[NoteLine](note, "test.NoteLine")
 	es.Handle(n.reg, "test.WriteLine", func(ctx context.Context, u *es.UnitOfWork, c WriteLine) error {
@@ -159,7 +160,7 @@ var _ = Describe("async projectors", func() {
 
 	It("look again soon for a commit the watermark still hides, whatever the poll interval", func() {
 		n := newNotebook(lineCounter("async", asyncCounts, nil).Async(), es.WorkerOptions{PollMin: time.Hour, PollMax: time.Hour})
-		held := &heldBack{MemoryStore: n.store}
+		held := &heldBack{Store: n.store}
 		w, err := es.NewProjectionWorker(n.reg, held, es.WorkerOptions{PollMin: time.Hour, PollMax: time.Hour, Logger: slog.New(slog.DiscardHandler)})
 		Expect(err).NotTo(HaveOccurred())
 		ctx, cancel := context.WithCancel(n.ctx)
@@ -336,14 +337,14 @@ var _ = Describe("async projectors", func() {
 	})
 
 	It("need a store that can keep checkpoints", func() {
-		_, err := es.NewProjectionWorker(es.NewRegistry(), plainStore{es.NewMemoryStore()}, es.WorkerOptions{})
+		_, err := es.NewProjectionWorker(es.NewRegistry(), plainStore{memstore.New()}, es.WorkerOptions{})
 		Expect(err).To(MatchError(ContainSubstring("need a store that implements es.ProjectionStore")))
 	})
 
 	It("refuse partitions on inline projectors", func() {
 		reg := es.NewRegistry()
 		reg.AddProjector(es.NewProjector("p").Partitioned(3))
-		_, err := es.NewCommandService(context.Background(), reg, es.NewMemoryStore(), es.Options{})
+		_, err := es.NewCommandService(context.Background(), reg, memstore.New(), es.Options{})
 		Expect(err).To(MatchError(ContainSubstring(`projector "p" is partitioned but not async`)))
 	})
 })
@@ -364,7 +365,7 @@ func (h countingHandler) WithGroup(string) slog.Handler      { return h }
 // heldBack is a memory store whose log reads come back empty while hide is
 // positive, as PostgreSQL's do while a transaction elsewhere holds the watermark.
 type heldBack struct {
-	*es.MemoryStore
+	*memstore.Store
 	hide, reads atomic.Int32
 }
 
@@ -374,7 +375,7 @@ func (h *heldBack) ReadPartition(ctx context.Context, after es.Cursor, limit, pa
 		h.hide.Add(-1)
 		return nil, nil
 	}
-	return h.MemoryStore.ReadPartition(ctx, after, limit, part, of)
+	return h.Store.ReadPartition(ctx, after, limit, part, of)
 }
 
 // plainStore hides the memory store's optional capabilities.

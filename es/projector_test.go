@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/consequent/consequent/es"
+	"github.com/consequent/consequent/memstore"
 	"github.com/google/uuid"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -121,7 +122,7 @@ var _ = Describe("projectors", func() {
 
 	It("may read any table but write only their own, through every Persistor method", func() {
 		other := es.NewTable[AccountRecord]("other_records", "id")
-		views := es.NewMemoryViews()
+		views := memstore.NewViews()
 		ctx := context.Background()
 		Expect(views.CreateTables(ctx, AccountRecords.Def(), other.Def())).To(Succeed())
 		Expect(other.Insert(ctx, views, AccountRecord{ID: uuid.New()})).To(Succeed())

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/consequent/consequent/es"
+	"github.com/consequent/consequent/memstore"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 )
@@ -26,7 +27,7 @@ var _ = Describe("Registry", func() {
 		r = es.NewRegistry()
 	})
 	build := func() error {
-		_, err := es.NewCommandService(ctx, r, es.NewMemoryStore(), es.Options{})
+		_, err := es.NewCommandService(ctx, r, memstore.New(), es.Options{})
 		return err
 	}
 

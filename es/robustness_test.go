@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/consequent/consequent/es"
+	"github.com/consequent/consequent/memstore"
 	"github.com/google/uuid"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -81,7 +82,7 @@ var _ = Describe("robustness", func() {
 		reg := es.NewRegistry()
 		note := es.RegisterAggregate(reg, "test.Note", func() *Note { return new(Note) })
 		es.RegisterEvent[BigNumber](note, "test.BigNumber", func(f map[string]any) error { f["Note"] = "upcast"; return nil })
-		store := es.NewMemoryStore()
+		store := memstore.New()
 		svc, err := es.NewCommandService(ctx, reg, store, es.Options{})
 		Expect(err).NotTo(HaveOccurred())
 		id := uuid.New()
@@ -97,7 +98,7 @@ var _ = Describe("robustness", func() {
 	It("refuses a Validate with a pointer receiver at registration", func() {
 		reg := es.NewRegistry()
 		es.Handle(reg, "test.PointerValidated", func(context.Context, *es.UnitOfWork, pointerValidated) error { return nil })
-		_, err := es.NewCommandService(context.Background(), reg, es.NewMemoryStore(), es.Options{})
+		_, err := es.NewCommandService(context.Background(), reg, memstore.New(), es.Options{})
 		Expect(err).To(MatchError(ContainSubstring("Validate has a pointer receiver")))
 	})
 })

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/consequent/consequent/es"
+	"github.com/consequent/consequent/memstore"
 	"github.com/google/uuid"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -108,10 +109,10 @@ var _ = Describe("Table", func() {
 	})
 
 	Describe("on a persistor", func() {
-		var views *es.MemoryViews
+		var views *memstore.Views
 		a, b := uuid.MustParse("00000000-0000-0000-0000-00000000000a"), uuid.MustParse("00000000-0000-0000-0000-00000000000b")
 		BeforeEach(func() {
-			views = es.NewMemoryViews()
+			views = memstore.NewViews()
 			Expect(views.CreateTables(ctx, AccountRecords.Def())).To(Succeed())
 			Expect(AccountRecords.Insert(ctx, views, AccountRecord{ID: b, Owner: "Bob", Balance: 2})).To(Succeed())
 			Expect(AccountRecords.Insert(ctx, views, AccountRecord{ID: a, Owner: "Ann", Balance: 1})).To(Succeed())

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/consequent/consequent/es"
+	"github.com/consequent/consequent/memstore"
 	"github.com/google/uuid"
 	"github.com/onsi/gomega"
 	"github.com/onsi/gomega/types"
@@ -14,8 +15,8 @@ import (
 // default; pgstore/pgtest provides one on PostgreSQL.
 type Backend func(ctx context.Context) (es.EventStore, error)
 
-// Memory is the in-memory backend: a new [es.MemoryStore] per scenario.
-func Memory(context.Context) (es.EventStore, error) { return es.NewMemoryStore(), nil }
+// Memory is the in-memory backend: a new [memstore.Store] per scenario.
+func Memory(context.Context) (es.EventStore, error) { return memstore.New(), nil }
 
 // DefaultStart is where a scenario's clock starts unless [Options.Start] says otherwise.
 var DefaultStart = time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)

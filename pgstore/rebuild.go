@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/consequent/consequent/es"
+	"github.com/consequent/consequent/memstore"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -24,7 +25,7 @@ const codeLockNotAvailable = "55P03"
 // them renewed and fences every write with them, so a worker that lost them
 // writes nothing and gets an error wrapping [es.ErrLeaseLost].
 //
-// Events are applied in memory ([es.MemoryViews], one [es.MemoryTx] per chunk of
+// Events are applied in memory ([memstore.Views], one [memstore.Tx] per chunk of
 // [Config.RebuildChunk] events) and each chunk's changed rows are written with
 // COPY, together with the rebuild's cursor: an interrupted rebuild of the same
 // version resumes after its last chunk, after loading the shadow tables back
@@ -73,7 +74,7 @@ type rebuild struct {
 	owner    string
 	names    []string // the projection state of every partition
 	tables   []*shadowTable
-	mem      *es.MemoryViews // the rebuilt tables, as the shadow tables hold them
+	mem      *memstore.Views // the rebuilt tables, as the shadow tables hold them
 	progress func(es.RebuildProgress)
 
 	cursor  es.Cursor // the last event in the shadow tables
@@ -91,7 +92,7 @@ type shadowTable struct {
 }
 
 func (s *Store) newRebuild(reg *es.Registry, p *es.Projector, owner string, progress func(es.RebuildProgress)) (*rebuild, error) {
-	r := &rebuild{s: s, reg: reg, p: p, owner: owner, mem: es.NewMemoryViews(), progress: progress, started: time.Now()}
+	r := &rebuild{s: s, reg: reg, p: p, owner: owner, mem: memstore.NewViews(), progress: progress, started: time.Now()}
 	for part := range p.Partitions() {
 		r.names = append(r.names, es.PartitionName(p, part))
 	}
@@ -291,7 +292,7 @@ func (r *rebuild) chunk(ctx context.Context, recs []es.EventRecord) error {
 }
 
 // committed takes note of a chunk the database committed.
-func (r *rebuild) committed(mtx *es.MemoryTx, changes []es.Change, keys []string, to es.Cursor, n int) {
+func (r *rebuild) committed(mtx *memstore.Tx, changes []memstore.Change, keys []string, to es.Cursor, n int) {
 	_ = mtx.Commit() // never fails
 	for _, t := range r.tables {
 		for i, c := range changes {
@@ -313,7 +314,7 @@ func (r *rebuild) committed(mtx *es.MemoryTx, changes []es.Change, keys []string
 // apply runs the projector on recs in a memory transaction over the rebuilt
 // tables. A failing event stops the rebuild: it is recorded as the projection's
 // failure.
-func (r *rebuild) apply(ctx context.Context, recs []es.EventRecord) (*es.MemoryTx, error) {
+func (r *rebuild) apply(ctx context.Context, recs []es.EventRecord) (*memstore.Tx, error) {
 	mtx := r.mem.Begin()
 	for _, rec := range recs {
 		env, err := r.reg.Decode(rec)
@@ -333,7 +334,7 @@ func (r *rebuild) apply(ctx context.Context, recs []es.EventRecord) (*es.MemoryT
 }
 
 // keysOf returns the row key of each change, for write and committed to share.
-func (r *rebuild) keysOf(changes []es.Change) []string {
+func (r *rebuild) keysOf(changes []memstore.Change) []string {
 	keys := make([]string, len(changes))
 	for i, c := range changes {
 		for _, t := range r.tables {
@@ -349,7 +350,7 @@ func (r *rebuild) keysOf(changes []es.Change) []string {
 // write writes changed rows to the shadow tables: rows the shadow holds already
 // are deleted first, then every row that is (still) there is copied in. keys
 // are the changes' row keys (keysOf).
-func (r *rebuild) write(ctx context.Context, tx pgx.Tx, changes []es.Change, keys []string) error {
+func (r *rebuild) write(ctx context.Context, tx pgx.Tx, changes []memstore.Change, keys []string) error {
 	for _, t := range r.tables {
 		var (
 			gone [][]any // per key column, the keys of rows to delete
@@ -471,8 +472,8 @@ func (r *rebuild) swapOnce(ctx context.Context) error {
 	}
 	to := r.cursor
 	var (
-		mtx     *es.MemoryTx
-		changes []es.Change
+		mtx     *memstore.Tx
+		changes []memstore.Change
 		keys    []string
 	)
 	if len(recs) > 0 {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/consequent/consequent/es"
+	"github.com/consequent/consequent/memstore"
 	"github.com/consequent/consequent/pgstore"
 	"github.com/consequent/consequent/pgstore/pgtest"
 	"github.com/google/uuid"
@@ -144,11 +145,11 @@ func parityOps() []viewOp {
 var _ = Describe("Views", Label("integration"), func() {
 	BeforeEach(requireDB)
 
-	It("behaves as MemoryViews, operation by operation", func(ctx SpecContext) {
+	It("behaves as memstore.Views, operation by operation", func(ctx SpecContext) {
 		p, drop := newDatabase(ctx)
 		DeferCleanup(drop)
 		Expect(pgstore.Migrate(ctx, p, pgstore.Config{})).To(Succeed())
-		pg, mem := pgstore.NewViews(p, ""), es.NewMemoryViews()
+		pg, mem := pgstore.NewViews(p, ""), memstore.NewViews()
 		for _, v := range []es.Persistor{pg, mem} {
 			Expect(v.CreateTables(ctx, parityTable, reservedTable)).To(Succeed())
 		}

@@ -23,6 +23,7 @@ import (
 	"github.com/consequent/consequent/es"
 	"github.com/consequent/consequent/examples/blog/api"
 	"github.com/consequent/consequent/examples/blog/blog"
+	"github.com/consequent/consequent/memstore"
 	"github.com/consequent/consequent/pgstore"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -84,7 +85,7 @@ func run(ctx context.Context, args []string) error {
 func openStore(ctx context.Context, dbURL string) (es.EventStore, func(), error) {
 	if dbURL == "" {
 		slog.Info("using the in-memory store; data is lost on exit")
-		return es.NewMemoryStore(), func() {}, nil
+		return memstore.New(), func() {}, nil
 	}
 	pool, err := pgxpool.New(ctx, dbURL)
 	if err != nil {

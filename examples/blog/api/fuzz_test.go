@@ -12,6 +12,7 @@ import (
 	"github.com/consequent/consequent/es"
 	"github.com/consequent/consequent/examples/blog/api"
 	"github.com/consequent/consequent/examples/blog/blog"
+	"github.com/consequent/consequent/memstore"
 )
 
 // FuzzAPI sends arbitrary requests, one after another to the same service, and
@@ -39,7 +40,7 @@ func FuzzAPI(f *testing.F) {
 	slog.SetDefault(slog.New(slog.NewTextHandler(io.Discard, nil)))
 	reg := es.NewRegistry()
 	blog.Register(reg)
-	svc, err := es.NewCommandService(context.Background(), reg, es.NewMemoryStore(), es.Options{})
+	svc, err := es.NewCommandService(context.Background(), reg, memstore.New(), es.Options{})
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -17,11 +17,12 @@ import (
 	"github.com/consequent/consequent/es"
 	"github.com/consequent/consequent/examples/blog/api"
 	"github.com/consequent/consequent/examples/blog/blog"
+	"github.com/consequent/consequent/memstore"
 )
 
 // store wraps the in-memory store to make commits fail on demand.
 type store struct {
-	*es.MemoryStore
+	*memstore.Store
 	failCommit func(c *es.Commit) error
 }
 
@@ -31,7 +32,7 @@ func (s *store) Commit(ctx context.Context, c *es.Commit, inTx func(context.Cont
 			return err
 		}
 	}
-	return s.MemoryStore.Commit(ctx, c, inTx)
+	return s.Store.Commit(ctx, c, inTx)
 }
 
 // response is a reply as the specs look at it.
@@ -64,7 +65,7 @@ var _ = Describe("the blog HTTP API", func() {
 		slog.SetDefault(slog.New(slog.NewTextHandler(GinkgoWriter, nil)))
 		reg := es.NewRegistry()
 		blog.Register(reg)
-		st = &store{MemoryStore: es.NewMemoryStore()}
+		st = &store{Store: memstore.New()}
 		svc, err := es.NewCommandService(context.Background(), reg, st, es.Options{
 			Clock: es.NewManualClock(time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)),
 			IDs:   new(es.SequentialIDs),

@@ -8,6 +8,7 @@ import (
 
 	"github.com/consequent/consequent/es"
 	"github.com/consequent/consequent/examples/blog/blog"
+	"github.com/consequent/consequent/memstore"
 )
 
 // The blog wired as an application wires it: Register fills a registry, the
@@ -19,7 +20,7 @@ func Example() {
 	blog.Register(reg)
 	// A manual clock and sequential ids make the output stable; production code
 	// leaves both out (the system clock, UUIDv7 ids).
-	svc, err := es.NewCommandService(ctx, reg, es.NewMemoryStore(), es.Options{
+	svc, err := es.NewCommandService(ctx, reg, memstore.New(), es.Options{
 		Clock: es.NewManualClock(time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)),
 		IDs:   new(es.SequentialIDs),
 	})

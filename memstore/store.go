@@ -1,4 +1,4 @@
-package es
+package memstore
 
 import (
 	"context"
@@ -8,63 +8,65 @@ import (
 	"sync"
 
 	"github.com/google/uuid"
+
+	"github.com/consequent/consequent/es"
 )
 
-// MemoryStore is an in-memory [EventStore] with the semantics of the PostgreSQL
+// Store is an in-memory [es.EventStore] with the semantics of the PostgreSQL
 // store: optimistic concurrency per stream, unique keys, one global order,
-// snapshots by schema, atomic commits with the view tables ([MemoryViews]). Events
+// snapshots by schema, atomic commits with the view tables ([Views]). Events
 // are kept encoded, so every load runs the codec as production does. It is safe
 // for concurrent use; commits are serialised.
-type MemoryStore struct {
+type Store struct {
 	mu        sync.RWMutex
 	streams   map[uuid.UUID]*memStream
-	log       []EventRecord // in global order
+	log       []es.EventRecord // in global order
 	keys      map[string]map[string]uuid.UUID
-	snapshots map[uuid.UUID][]Snapshot
-	commands  map[uuid.UUID]CommandRecord
-	views     *MemoryViews
+	snapshots map[uuid.UUID][]es.Snapshot
+	commands  map[uuid.UUID]es.CommandRecord
+	views     *Views
 	lastPos   int64
 	lastTx    uint64
-	projs     map[string]*ProjectionState
+	projs     map[string]*es.ProjectionState
 }
 
 type memStream struct {
 	typ    string
-	events []EventRecord
+	events []es.EventRecord
 	keys   map[string]string // scope → key
 }
 
-// NewMemoryStore returns an empty in-memory store.
-func NewMemoryStore() *MemoryStore {
-	return &MemoryStore{
+// New returns an empty in-memory store.
+func New() *Store {
+	return &Store{
 		streams:   map[uuid.UUID]*memStream{},
 		keys:      map[string]map[string]uuid.UUID{},
-		snapshots: map[uuid.UUID][]Snapshot{},
-		commands:  map[uuid.UUID]CommandRecord{},
-		views:     NewMemoryViews(),
-		projs:     map[string]*ProjectionState{},
+		snapshots: map[uuid.UUID][]es.Snapshot{},
+		commands:  map[uuid.UUID]es.CommandRecord{},
+		views:     NewViews(),
+		projs:     map[string]*es.ProjectionState{},
 	}
 }
 
-// Views implements [EventStore].
-func (s *MemoryStore) Views() Persistor { return s.views }
+// Views implements [es.EventStore].
+func (s *Store) Views() es.Persistor { return s.views }
 
-// Commit implements [EventStore].
-func (s *MemoryStore) Commit(ctx context.Context, c *Commit, inTx func(context.Context, Persistor) error) error {
+// Commit implements [es.EventStore].
+func (s *Store) Commit(ctx context.Context, c *es.Commit, inTx func(context.Context, es.Persistor) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := CheckCommit(c); err != nil {
+	if err := es.CheckCommit(c); err != nil {
 		return err
 	}
-	claims := map[UniqueKey]uuid.UUID{}
-	releasing := map[UniqueKey]bool{} // keys streams of this commit give up
+	claims := map[es.UniqueKey]uuid.UUID{}
+	releasing := map[es.UniqueKey]bool{} // keys streams of this commit give up
 	for _, w := range c.Streams {
 		if st := s.streams[w.StreamID]; st != nil && w.UniqueKeys != nil {
 			for scope, key := range st.keys {
-				releasing[UniqueKey{Scope: scope, Key: key}] = true
+				releasing[es.UniqueKey{Scope: scope, Key: key}] = true
 			}
 		}
 	}
@@ -73,11 +75,11 @@ func (s *MemoryStore) Commit(ctx context.Context, c *Commit, inTx func(context.C
 		if st := s.streams[w.StreamID]; st != nil {
 			version = int64(len(st.events))
 			if st.typ != w.StreamType {
-				return fmt.Errorf("es: stream %s is a %s, not a %s: %w", w.StreamID, st.typ, w.StreamType, ErrConcurrencyConflict)
+				return fmt.Errorf("memstore: stream %s is a %s, not a %s: %w", w.StreamID, st.typ, w.StreamType, es.ErrConcurrencyConflict)
 			}
 		}
 		if version != w.ExpectedVersion {
-			return fmt.Errorf("es: stream %s: expected version %d, stored %d: %w", w.StreamID, w.ExpectedVersion, version, ErrConcurrencyConflict)
+			return fmt.Errorf("memstore: stream %s: expected version %d, stored %d: %w", w.StreamID, w.ExpectedVersion, version, es.ErrConcurrencyConflict)
 		}
 		for _, k := range w.UniqueKeys {
 			holder, held := s.keys[k.Scope][k.Key]
@@ -88,19 +90,19 @@ func (s *MemoryStore) Commit(ctx context.Context, c *Commit, inTx func(context.C
 				holder, held = other, true
 			}
 			if held && holder != w.StreamID {
-				return &UniqueKeyError{Scope: k.Scope, Key: k.Key, Holder: holder, Claim: w.StreamID}
+				return &es.UniqueKeyError{Scope: k.Scope, Key: k.Key, Holder: holder, Claim: w.StreamID}
 			}
 			claims[k] = w.StreamID
 		}
 	}
 	tx := s.lastTx + 1
 	pos := s.lastPos
-	c.Command.Time = CanonicalTime(c.Command.Time)
+	c.Command.Time = es.CanonicalTime(c.Command.Time)
 	for i := range c.Streams {
 		for j := range c.Streams[i].Events {
 			e := &c.Streams[i].Events[j]
 			pos++
-			e.Position, e.TxID, e.Time = pos, tx, CanonicalTime(e.Time)
+			e.Position, e.TxID, e.Time = pos, tx, es.CanonicalTime(e.Time)
 		}
 	}
 	if inTx != nil {
@@ -144,7 +146,7 @@ func (s *MemoryStore) Commit(ctx context.Context, c *Commit, inTx func(context.C
 	return nil
 }
 
-func (s *MemoryStore) releaseKeys(id uuid.UUID, st *memStream) {
+func (s *Store) releaseKeys(id uuid.UUID, st *memStream) {
 	for scope, key := range st.keys {
 		if s.keys[scope][key] == id {
 			delete(s.keys[scope], key)
@@ -153,8 +155,8 @@ func (s *MemoryStore) releaseKeys(id uuid.UUID, st *memStream) {
 	clear(st.keys)
 }
 
-// LoadStream implements [EventStore].
-func (s *MemoryStore) LoadStream(ctx context.Context, id uuid.UUID, q StreamQuery) ([]EventRecord, error) {
+// LoadStream implements [es.EventStore].
+func (s *Store) LoadStream(ctx context.Context, id uuid.UUID, q es.StreamQuery) ([]es.EventRecord, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -164,7 +166,7 @@ func (s *MemoryStore) LoadStream(ctx context.Context, id uuid.UUID, q StreamQuer
 	if st == nil {
 		return nil, nil
 	}
-	var out []EventRecord
+	var out []es.EventRecord
 	for _, e := range st.events {
 		if e.Version < q.FromVersion || (q.ToVersion > 0 && e.Version > q.ToVersion) ||
 			(!q.Until.IsZero() && e.Time.After(q.Until)) {
@@ -175,34 +177,34 @@ func (s *MemoryStore) LoadStream(ctx context.Context, id uuid.UUID, q StreamQuer
 	return out, nil
 }
 
-// StreamInfo implements [EventStore].
-func (s *MemoryStore) StreamInfo(ctx context.Context, id uuid.UUID) (StreamInfo, error) {
+// StreamInfo implements [es.EventStore].
+func (s *Store) StreamInfo(ctx context.Context, id uuid.UUID) (es.StreamInfo, error) {
 	if err := ctx.Err(); err != nil {
-		return StreamInfo{}, err
+		return es.StreamInfo{}, err
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	st := s.streams[id]
 	if st == nil {
-		return StreamInfo{}, fmt.Errorf("es: stream %s: %w", id, ErrAggregateNotFound)
+		return es.StreamInfo{}, fmt.Errorf("memstore: stream %s: %w", id, es.ErrAggregateNotFound)
 	}
-	return StreamInfo{Type: st.typ, Version: int64(len(st.events))}, nil
+	return es.StreamInfo{Type: st.typ, Version: int64(len(st.events))}, nil
 }
 
-// ReadLog implements [EventStore]. Commits are serialised, so every committed event
+// ReadLog implements [es.EventStore]. Commits are serialised, so every committed event
 // is below the watermark.
-func (s *MemoryStore) ReadLog(ctx context.Context, after Cursor, limit int) ([]EventRecord, error) {
+func (s *Store) ReadLog(ctx context.Context, after es.Cursor, limit int) ([]es.EventRecord, error) {
 	return s.ReadPartition(ctx, after, limit, 0, 1)
 }
 
-// LoadSnapshot implements [EventStore].
-func (s *MemoryStore) LoadSnapshot(ctx context.Context, id uuid.UUID, schema int, maxVersion int64) (*Snapshot, error) {
+// LoadSnapshot implements [es.EventStore].
+func (s *Store) LoadSnapshot(ctx context.Context, id uuid.UUID, schema int, maxVersion int64) (*es.Snapshot, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	var best *Snapshot
+	var best *es.Snapshot
 	for _, snap := range s.snapshots[id] {
 		if snap.Schema != schema || (maxVersion > 0 && snap.Version > maxVersion) {
 			continue
@@ -219,14 +221,14 @@ func (s *MemoryStore) LoadSnapshot(ctx context.Context, id uuid.UUID, schema int
 	return best, nil
 }
 
-// Commands implements [EventStore].
-func (s *MemoryStore) Commands(ctx context.Context, ids ...uuid.UUID) ([]CommandRecord, error) {
+// Commands implements [es.EventStore].
+func (s *Store) Commands(ctx context.Context, ids ...uuid.UUID) ([]es.CommandRecord, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	var out []CommandRecord
+	var out []es.CommandRecord
 	for _, id := range ids {
 		if c, ok := s.commands[id]; ok {
 			out = append(out, cloneCommand(c))
@@ -235,8 +237,8 @@ func (s *MemoryStore) Commands(ctx context.Context, ids ...uuid.UUID) ([]Command
 	return out, nil
 }
 
-// DeleteStream implements [EventStore].
-func (s *MemoryStore) DeleteStream(ctx context.Context, id uuid.UUID) error {
+// DeleteStream implements [es.EventStore].
+func (s *Store) DeleteStream(ctx context.Context, id uuid.UUID) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -249,17 +251,17 @@ func (s *MemoryStore) DeleteStream(ctx context.Context, id uuid.UUID) error {
 	s.releaseKeys(id, st)
 	delete(s.streams, id)
 	delete(s.snapshots, id)
-	s.log = slices.DeleteFunc(s.log, func(e EventRecord) bool { return e.StreamID == id })
+	s.log = slices.DeleteFunc(s.log, func(e es.EventRecord) bool { return e.StreamID == id })
 	return nil
 }
 
-func cloneRecord(e EventRecord) EventRecord {
+func cloneRecord(e es.EventRecord) es.EventRecord {
 	e.Data = slices.Clone(e.Data)
 	e.Metadata = maps.Clone(e.Metadata)
 	return e
 }
 
-func cloneCommand(c CommandRecord) CommandRecord {
+func cloneCommand(c es.CommandRecord) es.CommandRecord {
 	c.Data = slices.Clone(c.Data)
 	c.Metadata = maps.Clone(c.Metadata)
 	return c

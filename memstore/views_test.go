@@ -1,4 +1,4 @@
-package es_test
+package memstore_test
 
 import (
 	"context"
@@ -7,15 +7,16 @@ import (
 	"time"
 
 	"github.com/consequent/consequent/es"
+	"github.com/consequent/consequent/memstore"
 	"github.com/google/uuid"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 )
 
-var _ = Describe("MemoryViews", func() {
+var _ = Describe("Views", func() {
 	var (
 		ctx   context.Context
-		views *es.MemoryViews
+		views *memstore.Views
 	)
 	// people has a composite key (team, n), a nullable and a time column.
 	people := es.TableDef{Name: "people", Key: []string{"team", "n"}, Columns: []es.Column{
@@ -41,7 +42,7 @@ var _ = Describe("MemoryViews", func() {
 	}
 	BeforeEach(func() {
 		ctx = context.Background()
-		views = es.NewMemoryViews()
+		views = memstore.NewViews()
 		Expect(views.CreateTables(ctx, people)).To(Succeed())
 	})
 

@@ -1,76 +1,78 @@
-package es
+package memstore
 
 import (
 	"context"
 	"fmt"
 	"slices"
 	"sync"
+
+	"github.com/consequent/consequent/es"
 )
 
-// MemoryViews is an in-memory [Persistor]: view tables in maps, with the same
+// Views is an in-memory [es.Persistor]: view tables in maps, with the same
 // semantics as pgstore's tables (canonical values, duplicate keys, ordering by key).
-// It is safe for concurrent use. [MemoryViews.Begin] gives a transaction whose
+// It is safe for concurrent use. [Views.Begin] gives a transaction whose
 // writes become visible all at once on commit. As in PostgreSQL, of two
 // transactions that insert one key the second to commit fails with
-// [ErrDuplicateRecord], and an update changes only the columns it sets, so
+// [es.ErrDuplicateRecord], and an update changes only the columns it sets, so
 // concurrent updates of one row do not undo each other.
-type MemoryViews struct {
+type Views struct {
 	mu     sync.RWMutex
 	tables map[string]*memTable
 }
 
 type memTable struct {
-	def  TableDef
-	rows map[string]Row // by encoded primary key
+	def  es.TableDef
+	rows map[string]es.Row // by encoded primary key
 }
 
-// NewMemoryViews returns an empty in-memory persistor.
-func NewMemoryViews() *MemoryViews { return &MemoryViews{tables: map[string]*memTable{}} }
+// NewViews returns an empty in-memory persistor.
+func NewViews() *Views { return &Views{tables: map[string]*memTable{}} }
 
-// CreateTables implements [Persistor].
-func (m *MemoryViews) CreateTables(_ context.Context, defs ...TableDef) error {
+// CreateTables implements [es.Persistor].
+func (m *Views) CreateTables(_ context.Context, defs ...es.TableDef) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, d := range defs {
 		if old, ok := m.tables[d.Name]; ok {
 			if !sameColumns(old.def, d) {
-				return fmt.Errorf("es: create table %s: exists with other columns", d.Name)
+				return fmt.Errorf("memstore: create table %s: exists with other columns", d.Name)
 			}
 			continue
 		}
-		m.tables[d.Name] = &memTable{def: d, rows: map[string]Row{}}
+		m.tables[d.Name] = &memTable{def: d, rows: map[string]es.Row{}}
 	}
 	return nil
 }
 
-// Insert implements [Persistor].
-func (m *MemoryViews) Insert(ctx context.Context, table string, row Row) error {
-	return m.write(ctx, func(tx *MemoryTx) error { return tx.Insert(ctx, table, row) })
+// Insert implements [es.Persistor].
+func (m *Views) Insert(ctx context.Context, table string, row es.Row) error {
+	return m.write(ctx, func(tx *Tx) error { return tx.Insert(ctx, table, row) })
 }
 
-// Upsert implements [Persistor].
-func (m *MemoryViews) Upsert(ctx context.Context, table string, row Row) error {
-	return m.write(ctx, func(tx *MemoryTx) error { return tx.Upsert(ctx, table, row) })
+// Upsert implements [es.Persistor].
+func (m *Views) Upsert(ctx context.Context, table string, row es.Row) error {
+	return m.write(ctx, func(tx *Tx) error { return tx.Upsert(ctx, table, row) })
 }
 
-// Update implements [Persistor].
-func (m *MemoryViews) Update(ctx context.Context, table string, where Where, set Row) (n int64, err error) {
-	err = m.write(ctx, func(tx *MemoryTx) error { n, err = tx.Update(ctx, table, where, set); return err })
+// Update implements [es.Persistor].
+func (m *Views) Update(ctx context.Context, table string, where es.Where, set es.Row) (n int64, err error) {
+	err = m.write(ctx, func(tx *Tx) error { n, err = tx.Update(ctx, table, where, set); return err })
 	return n, err
 }
 
-// Delete implements [Persistor].
-func (m *MemoryViews) Delete(ctx context.Context, table string, where Where) (n int64, err error) {
-	err = m.write(ctx, func(tx *MemoryTx) error { n, err = tx.Delete(ctx, table, where); return err })
+// Delete implements [es.Persistor].
+func (m *Views) Delete(ctx context.Context, table string, where es.Where) (n int64, err error) {
+	err = m.write(ctx, func(tx *Tx) error { n, err = tx.Delete(ctx, table, where); return err })
 	return n, err
 }
 
-// Find implements [Persistor].
-func (m *MemoryViews) Find(ctx context.Context, table string, where Where) ([]Row, error) {
-	return (&MemoryTx{views: m}).find(table, where)
+// Find implements [es.Persistor].
+func (m *Views) Find(ctx context.Context, table string, where es.Where) ([]es.Row, error) {
+	return (&Tx{views: m}).find(table, where)
 }
 
-func (m *MemoryViews) write(ctx context.Context, fn func(*MemoryTx) error) error {
+func (m *Views) write(ctx context.Context, fn func(*Tx) error) error {
 	tx := m.Begin()
 	if err := fn(tx); err != nil {
 		return err
@@ -79,17 +81,17 @@ func (m *MemoryViews) write(ctx context.Context, fn func(*MemoryTx) error) error
 }
 
 // Begin starts a transaction. Its writes are invisible to others until Commit;
-// a transaction that is never committed leaves no trace. A MemoryTx is for one
+// a transaction that is never committed leaves no trace. A Tx is for one
 // goroutine at a time.
-func (m *MemoryViews) Begin() *MemoryTx {
-	return &MemoryTx{views: m, overlay: map[string]map[string]Row{}}
+func (m *Views) Begin() *Tx {
+	return &Tx{views: m, overlay: map[string]map[string]es.Row{}}
 }
 
-// MemoryTx is a transaction on [MemoryViews]; it implements [Persistor].
-type MemoryTx struct {
-	views   *MemoryViews
-	overlay map[string]map[string]Row // table → key → row (nil: deleted), what the transaction reads
-	ops     []memOp                   // the writes, replayed on the committed rows by Commit
+// Tx is a transaction on [Views]; it implements [es.Persistor].
+type Tx struct {
+	views   *Views
+	overlay map[string]map[string]es.Row // table → key → row (nil: deleted), what the transaction reads
+	ops     []memOp                      // the writes, replayed on the committed rows by Commit
 }
 
 // memOp is one row written by a transaction.
@@ -97,21 +99,21 @@ type memOp struct {
 	kind  byte // 'i'nsert, 'u'psert, u'p'date, 'd'elete
 	table string
 	key   string
-	row   Row // the row (insert, upsert) or the columns set (update)
+	row   es.Row // the row (insert, upsert) or the columns set (update)
 }
 
-// Change is one row a [MemoryTx] wrote: the row as it now is, or nil when the
+// Change is one row a [Tx] wrote: the row as it now is, or nil when the
 // transaction deleted it.
 type Change struct {
 	Table string
-	Key   Where
-	Row   Row
+	Key   es.Where
+	Row   es.Row
 }
 
 // Changes lists the rows the transaction has written since it began (or since its
 // last Commit), table by table in key order. A replay that applies events in
 // memory uses it to write only what changed to the database.
-func (tx *MemoryTx) Changes() []Change {
+func (tx *Tx) Changes() []Change {
 	tx.views.mu.RLock()
 	defer tx.views.mu.RUnlock()
 	var out []Change
@@ -135,7 +137,7 @@ func (tx *MemoryTx) Changes() []Change {
 		}
 		slices.SortFunc(out[start:], func(a, b Change) int {
 			for _, k := range def.Key {
-				if c := CompareValues(a.Key[k], b.Key[k]); c != 0 {
+				if c := es.CompareValues(a.Key[k], b.Key[k]); c != 0 {
 					return c
 				}
 			}
@@ -147,22 +149,22 @@ func (tx *MemoryTx) Changes() []Change {
 
 // Commit makes the transaction's writes visible, all or none. Its writes are
 // replayed on the rows as other transactions committed them meanwhile: an insert
-// of a key committed since fails with [ErrDuplicateRecord]; an update sets its
+// of a key committed since fails with [es.ErrDuplicateRecord]; an update sets its
 // columns on the row as it now is, and on nothing when it has been deleted.
-func (tx *MemoryTx) Commit() error {
+func (tx *Tx) Commit() error {
 	tx.views.mu.Lock()
 	defer tx.views.mu.Unlock()
-	staged := map[*memTable]map[string]Row{}
-	lookup := func(t *memTable, k string) (Row, bool) {
+	staged := map[*memTable]map[string]es.Row{}
+	lookup := func(t *memTable, k string) (es.Row, bool) {
 		if r, ok := staged[t][k]; ok {
 			return r, r != nil
 		}
 		r, ok := t.rows[k]
 		return r, ok
 	}
-	stage := func(t *memTable, k string, r Row) {
+	stage := func(t *memTable, k string, r es.Row) {
 		if staged[t] == nil {
-			staged[t] = map[string]Row{}
+			staged[t] = map[string]es.Row{}
 		}
 		staged[t][k] = r
 	}
@@ -171,7 +173,7 @@ func (tx *MemoryTx) Commit() error {
 		switch op.kind {
 		case 'i':
 			if _, ok := lookup(t, op.key); ok {
-				return fmt.Errorf("es: insert into %s: key %v, committed by another transaction meanwhile: %w", op.table, t.def.KeyOf(op.row), ErrDuplicateRecord)
+				return fmt.Errorf("memstore: insert into %s: key %v, committed by another transaction meanwhile: %w", op.table, t.def.KeyOf(op.row), es.ErrDuplicateRecord)
 			}
 			stage(t, op.key, op.row)
 		case 'u':
@@ -187,7 +189,7 @@ func (tx *MemoryTx) Commit() error {
 			}
 			if k := t.def.KeyString(r); k != op.key {
 				if _, ok := lookup(t, k); ok {
-					return fmt.Errorf("es: update %s: key %v: %w", op.table, t.def.KeyOf(r), ErrDuplicateRecord)
+					return fmt.Errorf("memstore: update %s: key %v: %w", op.table, t.def.KeyOf(r), es.ErrDuplicateRecord)
 				}
 				stage(t, op.key, nil)
 				stage(t, k, r)
@@ -207,32 +209,32 @@ func (tx *MemoryTx) Commit() error {
 			}
 		}
 	}
-	tx.overlay, tx.ops = map[string]map[string]Row{}, nil
+	tx.overlay, tx.ops = map[string]map[string]es.Row{}, nil
 	return nil
 }
 
-// CreateTables implements [Persistor]; tables are created at once, outside the
+// CreateTables implements [es.Persistor]; tables are created at once, outside the
 // transaction, as DDL is in most databases' practice.
-func (tx *MemoryTx) CreateTables(ctx context.Context, defs ...TableDef) error {
+func (tx *Tx) CreateTables(ctx context.Context, defs ...es.TableDef) error {
 	return tx.views.CreateTables(ctx, defs...)
 }
 
-// Insert implements [Persistor].
-func (tx *MemoryTx) Insert(_ context.Context, table string, row Row) error {
+// Insert implements [es.Persistor].
+func (tx *Tx) Insert(_ context.Context, table string, row es.Row) error {
 	t, r, k, err := tx.prepare(table, row, true)
 	if err != nil {
 		return err
 	}
 	if _, ok := tx.get(t, k); ok {
-		return fmt.Errorf("es: insert into %s: key %v: %w", table, t.def.KeyOf(r), ErrDuplicateRecord)
+		return fmt.Errorf("memstore: insert into %s: key %v: %w", table, t.def.KeyOf(r), es.ErrDuplicateRecord)
 	}
 	tx.put(table, k, r)
 	tx.ops = append(tx.ops, memOp{kind: 'i', table: table, key: k, row: r})
 	return nil
 }
 
-// Upsert implements [Persistor].
-func (tx *MemoryTx) Upsert(_ context.Context, table string, row Row) error {
+// Upsert implements [es.Persistor].
+func (tx *Tx) Upsert(_ context.Context, table string, row es.Row) error {
 	_, r, k, err := tx.prepare(table, row, true)
 	if err != nil {
 		return err
@@ -242,8 +244,8 @@ func (tx *MemoryTx) Upsert(_ context.Context, table string, row Row) error {
 	return nil
 }
 
-// Update implements [Persistor].
-func (tx *MemoryTx) Update(_ context.Context, table string, where Where, set Row) (int64, error) {
+// Update implements [es.Persistor].
+func (tx *Tx) Update(_ context.Context, table string, where es.Where, set es.Row) (int64, error) {
 	t, setRow, _, err := tx.prepare(table, set, false)
 	if err != nil {
 		return 0, err
@@ -260,7 +262,7 @@ func (tx *MemoryTx) Update(_ context.Context, table string, where Where, set Row
 		newKey := t.def.KeyString(r)
 		if newKey != oldKey {
 			if _, ok := tx.get(t, newKey); ok {
-				return 0, fmt.Errorf("es: update %s: key %v: %w", table, t.def.KeyOf(r), ErrDuplicateRecord)
+				return 0, fmt.Errorf("memstore: update %s: key %v: %w", table, t.def.KeyOf(r), es.ErrDuplicateRecord)
 			}
 			tx.put(table, oldKey, nil)
 		}
@@ -270,8 +272,8 @@ func (tx *MemoryTx) Update(_ context.Context, table string, where Where, set Row
 	return int64(len(rows)), nil
 }
 
-// Delete implements [Persistor].
-func (tx *MemoryTx) Delete(_ context.Context, table string, where Where) (int64, error) {
+// Delete implements [es.Persistor].
+func (tx *Tx) Delete(_ context.Context, table string, where es.Where) (int64, error) {
 	rows, err := tx.find(table, where)
 	if err != nil {
 		return 0, err
@@ -288,31 +290,31 @@ func (tx *MemoryTx) Delete(_ context.Context, table string, where Where) (int64,
 	return int64(len(rows)), nil
 }
 
-// Find implements [Persistor].
-func (tx *MemoryTx) Find(_ context.Context, table string, where Where) ([]Row, error) {
+// Find implements [es.Persistor].
+func (tx *Tx) Find(_ context.Context, table string, where es.Where) ([]es.Row, error) {
 	return tx.find(table, where)
 }
 
-func (tx *MemoryTx) table(name string) (*memTable, error) {
+func (tx *Tx) table(name string) (*memTable, error) {
 	tx.views.mu.RLock()
 	defer tx.views.mu.RUnlock()
 	t, ok := tx.views.tables[name]
 	if !ok {
-		return nil, fmt.Errorf("es: table %s: %w (create it with CreateTables)", name, ErrTableNotFound)
+		return nil, fmt.Errorf("memstore: table %s: %w (create it with CreateTables)", name, es.ErrTableNotFound)
 	}
 	return t, nil
 }
 
 // prepare checks row against the table and converts it to canonical values; full
 // requires every key column and fills absent nullable columns with nil.
-func (tx *MemoryTx) prepare(table string, row Row, full bool) (*memTable, Row, string, error) {
+func (tx *Tx) prepare(table string, row es.Row, full bool) (*memTable, es.Row, string, error) {
 	t, err := tx.table(table)
 	if err != nil {
 		return nil, nil, "", err
 	}
 	out, err := t.def.CheckRow(row, full)
 	if err != nil {
-		return nil, nil, "", fmt.Errorf("es: %w", err)
+		return nil, nil, "", fmt.Errorf("memstore: %w", err)
 	}
 	if !full {
 		return t, out, "", nil
@@ -320,7 +322,7 @@ func (tx *MemoryTx) prepare(table string, row Row, full bool) (*memTable, Row, s
 	return t, out, t.def.KeyString(out), nil
 }
 
-func (tx *MemoryTx) get(t *memTable, key string) (Row, bool) {
+func (tx *Tx) get(t *memTable, key string) (es.Row, bool) {
 	if rows, ok := tx.overlay[t.def.Name]; ok {
 		if r, ok := rows[key]; ok {
 			return r, r != nil
@@ -332,33 +334,33 @@ func (tx *MemoryTx) get(t *memTable, key string) (Row, bool) {
 	return r, ok
 }
 
-func (tx *MemoryTx) put(table, key string, r Row) {
+func (tx *Tx) put(table, key string, r es.Row) {
 	if tx.overlay == nil { // a read-only view of the committed tables
-		panic("es: write through a read-only MemoryTx")
+		panic("memstore: write through a read-only Tx")
 	}
 	rows := tx.overlay[table]
 	if rows == nil {
-		rows = map[string]Row{}
+		rows = map[string]es.Row{}
 		tx.overlay[table] = rows
 	}
 	rows[key] = r
 }
 
 // find returns copies of the rows matching where, ordered by key.
-func (tx *MemoryTx) find(table string, where Where) ([]Row, error) {
+func (tx *Tx) find(table string, where es.Where) ([]es.Row, error) {
 	tx.views.mu.RLock()
 	defer tx.views.mu.RUnlock()
 	t, ok := tx.views.tables[table]
 	if !ok {
-		return nil, fmt.Errorf("es: table %s: %w (create it with CreateTables)", table, ErrTableNotFound)
+		return nil, fmt.Errorf("memstore: table %s: %w (create it with CreateTables)", table, es.ErrTableNotFound)
 	}
 	cond, err := t.def.CheckWhere(where)
 	if err != nil {
-		return nil, fmt.Errorf("es: %w", err)
+		return nil, fmt.Errorf("memstore: %w", err)
 	}
-	match := func(r Row) bool {
+	match := func(r es.Row) bool {
 		for c, v := range cond {
-			if !EqualValues(r[c], v) {
+			if !es.EqualValues(r[c], v) {
 				return false
 			}
 		}
@@ -374,11 +376,11 @@ func (tx *MemoryTx) find(table string, where Where) ([]Row, error) {
 			r, ok = t.rows[k]
 		}
 		if ok && r != nil && match(r) {
-			return []Row{copyRow(r)}, nil
+			return []es.Row{copyRow(r)}, nil
 		}
 		return nil, nil
 	}
-	var out []Row
+	var out []es.Row
 	for k, r := range t.rows {
 		if _, shadowed := over[k]; !shadowed && match(r) {
 			out = append(out, copyRow(r))
@@ -389,9 +391,9 @@ func (tx *MemoryTx) find(table string, where Where) ([]Row, error) {
 			out = append(out, copyRow(r))
 		}
 	}
-	slices.SortFunc(out, func(a, b Row) int {
+	slices.SortFunc(out, func(a, b es.Row) int {
 		for _, k := range t.def.Key {
-			if c := CompareValues(a[k], b[k]); c != 0 {
+			if c := es.CompareValues(a[k], b[k]); c != 0 {
 				return c
 			}
 		}
@@ -401,7 +403,7 @@ func (tx *MemoryTx) find(table string, where Where) ([]Row, error) {
 }
 
 // coversKey reports whether cond names every primary-key column of d.
-func coversKey(d TableDef, cond Row) bool {
+func coversKey(d es.TableDef, cond es.Row) bool {
 	for _, k := range d.Key {
 		if _, ok := cond[k]; !ok {
 			return false
@@ -410,8 +412,8 @@ func coversKey(d TableDef, cond Row) bool {
 	return true
 }
 
-func copyRow(r Row) Row {
-	out := make(Row, len(r))
+func copyRow(r es.Row) es.Row {
+	out := make(es.Row, len(r))
 	for k, v := range r {
 		if b, ok := v.([]byte); ok {
 			v = append([]byte(nil), b...)
@@ -421,6 +423,6 @@ func copyRow(r Row) Row {
 	return out
 }
 
-func sameColumns(a, b TableDef) bool {
+func sameColumns(a, b es.TableDef) bool {
 	return slices.Equal(a.Columns, b.Columns) && slices.Equal(a.Key, b.Key)
 }

@@ -1,18 +1,27 @@
-package es_test
+package memstore_test
 
 import (
 	"context"
 
 	"github.com/consequent/consequent/es"
+	"github.com/consequent/consequent/memstore"
 	"github.com/google/uuid"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 )
 
-var _ = Describe("MemoryTx.Changes", func() {
+// LineCount is a row of inline_counts, a table keyed by one uuid column.
+type LineCount struct {
+	Note  uuid.UUID `db:"note"`
+	Lines int
+}
+
+var inlineCounts = es.NewTable[LineCount]("inline_counts", "note")
+
+var _ = Describe("Tx.Changes", func() {
 	It("lists the rows written since the last commit, deletions with their keys only", func() {
 		ctx := context.Background()
-		v := es.NewMemoryViews()
+		v := memstore.NewViews()
 		Expect(v.CreateTables(ctx, inlineCounts.Def())).To(Succeed())
 		a, b, c := uuid.UUID{1}, uuid.UUID{2}, uuid.UUID{3}
 		tx := v.Begin()
@@ -30,6 +39,6 @@ var _ = Describe("MemoryTx.Changes", func() {
 		changes := tx.Changes()
 		Expect(changes).To(HaveLen(2), "c came and went: no change")
 		Expect(changes[0].Row).To(HaveKeyWithValue("lines", int64(2)))
-		Expect(changes[1]).To(Equal(es.Change{Table: "inline_counts", Key: es.Where{"note": b}}))
+		Expect(changes[1]).To(Equal(memstore.Change{Table: "inline_counts", Key: es.Where{"note": b}}))
 	})
 })

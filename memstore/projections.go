@@ -1,55 +1,57 @@
-package es
+package memstore
 
 import (
 	"context"
 	"fmt"
 	"sort"
 	"time"
+
+	"github.com/consequent/consequent/es"
 )
 
-var _ ProjectionStore = (*MemoryStore)(nil)
+var _ es.ProjectionStore = (*Store)(nil)
 
-// ReadPartition implements [ProjectionStore].
-func (s *MemoryStore) ReadPartition(ctx context.Context, after Cursor, limit int, part, of int) ([]EventRecord, error) {
+// ReadPartition implements [es.ProjectionStore].
+func (s *Store) ReadPartition(ctx context.Context, after es.Cursor, limit int, part, of int) ([]es.EventRecord, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	i := sort.Search(len(s.log), func(i int) bool { return after.Before(s.log[i].Cursor()) })
-	var out []EventRecord
+	var out []es.EventRecord
 	for ; i < len(s.log) && (limit <= 0 || len(out) < limit); i++ {
-		if PartitionOf(s.log[i].StreamID, of) == part {
+		if es.PartitionOf(s.log[i].StreamID, of) == part {
 			out = append(out, cloneRecord(s.log[i]))
 		}
 	}
 	return out, nil
 }
 
-// Projection implements [ProjectionStore].
-func (s *MemoryStore) Projection(ctx context.Context, name string) (ProjectionState, error) {
+// Projection implements [es.ProjectionStore].
+func (s *Store) Projection(ctx context.Context, name string) (es.ProjectionState, error) {
 	if err := ctx.Err(); err != nil {
-		return ProjectionState{}, err
+		return es.ProjectionState{}, err
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if p := s.projs[name]; p != nil {
 		return *p, nil
 	}
-	return ProjectionState{Name: name}, nil
+	return es.ProjectionState{Name: name}, nil
 }
 
-func (s *MemoryStore) projection(name string) *ProjectionState {
+func (s *Store) projection(name string) *es.ProjectionState {
 	p := s.projs[name]
 	if p == nil {
-		p = &ProjectionState{Name: name}
+		p = &es.ProjectionState{Name: name}
 		s.projs[name] = p
 	}
 	return p
 }
 
-// Lease implements [ProjectionStore].
-func (s *MemoryStore) Lease(ctx context.Context, name, owner string, ttl time.Duration) (bool, error) {
+// Lease implements [es.ProjectionStore].
+func (s *Store) Lease(ctx context.Context, name, owner string, ttl time.Duration) (bool, error) {
 	if err := ctx.Err(); err != nil {
 		return false, err
 	}
@@ -63,8 +65,8 @@ func (s *MemoryStore) Lease(ctx context.Context, name, owner string, ttl time.Du
 	return true, nil
 }
 
-// Release implements [ProjectionStore].
-func (s *MemoryStore) Release(ctx context.Context, name, owner string) error {
+// Release implements [es.ProjectionStore].
+func (s *Store) Release(ctx context.Context, name, owner string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if p := s.projs[name]; p != nil && p.Owner == owner {
@@ -73,8 +75,8 @@ func (s *MemoryStore) Release(ctx context.Context, name, owner string) error {
 	return nil
 }
 
-// Advance implements [ProjectionStore].
-func (s *MemoryStore) Advance(ctx context.Context, name, owner string, to Cursor, version int, fn func(context.Context, Persistor) error) error {
+// Advance implements [es.ProjectionStore].
+func (s *Store) Advance(ctx context.Context, name, owner string, to es.Cursor, version int, fn func(context.Context, es.Persistor) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -86,7 +88,7 @@ func (s *MemoryStore) Advance(ctx context.Context, name, owner string, to Cursor
 	}
 	p := s.projection(name)
 	if p.Owner != owner || !time.Now().Before(p.LeaseUntil) {
-		return fmt.Errorf("es: advance projection %s as %s: %w", name, owner, ErrLeaseLost)
+		return fmt.Errorf("memstore: advance projection %s as %s: %w", name, owner, es.ErrLeaseLost)
 	}
 	if err := tx.Commit(); err != nil {
 		return err
@@ -95,8 +97,8 @@ func (s *MemoryStore) Advance(ctx context.Context, name, owner string, to Cursor
 	return nil
 }
 
-// SetFailure implements [ProjectionStore].
-func (s *MemoryStore) SetFailure(ctx context.Context, name string, at Cursor, msg string) error {
+// SetFailure implements [es.ProjectionStore].
+func (s *Store) SetFailure(ctx context.Context, name string, at es.Cursor, msg string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -105,13 +107,13 @@ func (s *MemoryStore) SetFailure(ctx context.Context, name string, at Cursor, ms
 	p := s.projection(name)
 	p.Failed, p.FailedAt, p.Error = msg != "", at, msg
 	if msg == "" {
-		p.FailedAt = Cursor{}
+		p.FailedAt = es.Cursor{}
 	}
 	return nil
 }
 
-// Behind implements [ProjectionStore].
-func (s *MemoryStore) Behind(ctx context.Context, after Cursor, part, of int) (int64, time.Time, error) {
+// Behind implements [es.ProjectionStore].
+func (s *Store) Behind(ctx context.Context, after es.Cursor, part, of int) (int64, time.Time, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, time.Time{}, err
 	}
@@ -121,7 +123,7 @@ func (s *MemoryStore) Behind(ctx context.Context, after Cursor, part, of int) (i
 	var n int64
 	var oldest time.Time
 	for ; i < len(s.log); i++ {
-		if PartitionOf(s.log[i].StreamID, of) == part {
+		if es.PartitionOf(s.log[i].StreamID, of) == part {
 			if n == 0 {
 				oldest = s.log[i].Time
 			}

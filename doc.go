@@ -8,7 +8,9 @@
 //
 //   - [github.com/consequent/consequent/es]: the contracts and the runtime — events,
 //     commands, aggregates, the unit of work, the command service, projectors,
-//     workflows, the EventStore interface and the in-memory store.
+//     workflows and the EventStore interface.
+//   - github.com/consequent/consequent/memstore: the in-memory event store and view
+//     tables, for specs and prototypes.
 //   - github.com/consequent/consequent/pgstore: the PostgreSQL event store.
 //   - github.com/consequent/consequent/estest: Given/When/Then specs for command
 //     handlers and workflows, on any backend.

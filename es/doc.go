@@ -1,8 +1,8 @@
 // Package es is Consequent's contract and runtime for CQRS and event sourcing:
 // events and aggregates, commands and their handlers, the unit of work, the
 // command service, projectors and view tables, workflows, and the [EventStore]
-// interface with an in-memory implementation. PostgreSQL lives in package pgstore;
-// the Given/When/Then harness in package estest.
+// interface. Its backends live in packages of their own: the in-memory store in
+// memstore, PostgreSQL in pgstore; the Given/When/Then harness is in package estest.
 //
 // This page is a tour, in the order a command travels. The examples use a small
 // bank: accounts that are opened, receive deposits and allow withdrawals.
@@ -130,12 +130,12 @@
 // command again from scratch (a fresh load, the handler, the commit), which makes
 // commands that race on one aggregate all succeed, one after the other.
 //
-// The [EventStore] interface is the contract for backends; [MemoryStore] keeps
+// The [EventStore] interface is the contract for backends; memstore.New() keeps
 // everything in memory with the semantics of the PostgreSQL store (encoded
 // payloads, one global order read with [EventStore.ReadLog], unique keys,
-// snapshots) and serves specs and examples. [CommandService], [MemoryStore] and
-// [MemoryViews] are safe for concurrent use; a [UnitOfWork] and the aggregates it
-// hands out belong to one goroutine.
+// snapshots) and serves specs and examples. [CommandService] and the stores are
+// safe for concurrent use; a [UnitOfWork] and the aggregates it hands out belong
+// to one goroutine.
 //
 // # Projectors and view tables
 //

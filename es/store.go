@@ -8,7 +8,7 @@ import (
 )
 
 // EventStore is the contract every storage backend implements: the in-memory store
-// ([NewMemoryStore]) and pgstore. estest.TestEventStore checks an implementation
+// (memstore.New) and pgstore. estest.TestEventStore checks an implementation
 // against it. Implementations must be safe for concurrent use.
 //
 // A store deals in encoded events ([EventRecord]); the runtime encodes and decodes them

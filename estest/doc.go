@@ -1,6 +1,7 @@
 // Package estest is Consequent's Given/When/Then harness: specs for command
 // handlers and workflows that run the application's real command service, built
-// from its own registration function, on the in-memory store or on PostgreSQL.
+// from its own registration function, on the in-memory store (package memstore)
+// or on PostgreSQL.
 //
 // # Command specs
 //
@@ -69,7 +70,7 @@
 // # Conformance
 //
 // [TestEventStore] checks any [es.EventStore], its views included, against the
-// contract; the in-memory store and pgstore both pass it.
+// contract; the in-memory store ([memstore.Store]) and pgstore both pass it.
 //
 // estest is not meant for dot-import (Ginkgo already exports When).
 package estest

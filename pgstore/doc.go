@@ -91,8 +91,8 @@
 // than its tables', the worker calls [Store.Rebuild], and the live tables keep
 // serving reads while it runs. Rebuild creates a shadow table per table
 // (<table>__rebuild, without secondary indexes), replays the whole log into
-// memory chunk by chunk ([Config.RebuildChunk] events, each applied in an
-// [es.MemoryTx]) and writes each chunk's changed rows with COPY, in the same
+// memory chunk by chunk ([Config.RebuildChunk] events, each applied in a
+// memstore.Tx) and writes each chunk's changed rows with COPY, in the same
 // transaction as the rebuild's cursor in the rebuilds table: an interrupted
 // rebuild of the same version loads the shadow tables back into memory and
 // resumes after its last chunk. At the end of the log it builds the secondary
@@ -111,7 +111,7 @@
 //
 // # View tables
 //
-// [Views] implements [es.Persistor] with the semantics of [es.MemoryViews]:
+// [Views] implements [es.Persistor] with the semantics of memstore.Views:
 // CreateTables turns each [es.TableDef] into CREATE TABLE IF NOT EXISTS (text is
 // text COLLATE "C", so rows order as Go compares strings; Int is bigint, Float
 // double precision, Bool boolean, Time timestamptz, UUID uuid, Bytes bytea, JSON

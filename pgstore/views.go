@@ -21,7 +21,7 @@ type Querier interface {
 }
 
 // Views is the PostgreSQL [es.Persistor]: view tables in one schema. Its
-// semantics are those of [es.MemoryViews]; rows hold the canonical values
+// semantics are those of memstore.Views; rows hold the canonical values
 // [es.Canonical] produces (JSON columns come back as PostgreSQL's jsonb renders
 // them: the same value, not necessarily the same bytes).
 //

@@ -16,6 +16,7 @@
 // given, a table of rows by primary key (ok, differs, missing, unexpected) and
 // every differing field.
 //
-// Specs run unchanged on any backend: the in-memory store by default, PostgreSQL
-// through [Options.Backend] (pgstore/pgtest).
+// Specs run unchanged on any backend: the in-memory store by default
+// (estest.Memory, a memstore.Store), PostgreSQL through [Options.Backend]
+// (pgstore/pgtest).
 package projectortest

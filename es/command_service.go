@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"runtime/debug"
 	"slices"
@@ -30,12 +31,31 @@ type Options struct {
 	// jobs that must not trigger side effects, and for command specs that look at
 	// one command's events only.
 	DisableWorkflows bool
+
+	// ManualRebuilds leaves the rebuilds of inline projectors whose tables an
+	// older version built to [CommandService.Rebuild] (a command-line tool, say);
+	// by default the service runs them in the background until [CommandService.Close].
+	ManualRebuilds bool
+	// Owner names this process in the leases of rebuilds (default: host,
+	// process id and a random suffix).
+	Owner string
+	// LeaseTTL is how long a rebuild's lease lasts without renewal: how long
+	// another process waits before it takes over from one that died (default 10s).
+	LeaseTTL time.Duration
+	// RebuildChunk is how many events a rebuild applies per write to its shadow
+	// tables: the unit it resumes from after an interruption (default 50000).
+	RebuildChunk int
+	// RebuildProgress, when set, is told how background rebuilds advance.
+	RebuildProgress func(RebuildProgress)
+	// Logger receives one line per rebuild phase and failures (nil: slog.Default()).
+	Logger *slog.Logger
 }
 
 // runtime is what the service, its units of work and its loads share.
 type runtime struct {
 	reg    *Registry
 	inline []*Projector // the projectors that run inside commits
+	names  []string     // their names, for Commit.ReadModels
 	store  EventStore
 	clock  Clock
 	ids    IDGenerator
@@ -46,12 +66,23 @@ type runtime struct {
 // unit of work, the atomic commit of everything the handler recorded together with
 // the inline projectors' writes, then workflows. It is safe for concurrent use.
 type CommandService struct {
-	rt *runtime
+	rt       *runtime
+	rebuilds *rebuilder
 }
 
 // NewCommandService builds the service for the application wired in reg, on store.
 // It reports every registration mistake at once, and creates the view tables of
 // the registered projectors that do not exist yet.
+//
+// A projector whose tables an older version built (a higher
+// [Projector.Versioned] was deployed) does not stop the start: its live tables
+// keep serving reads while it is rebuilt into shadow tables, in the background
+// of this service unless [Options.ManualRebuilds] (on a store that implements
+// [ReadModelStore]; one process of the deployment at a time), and swapped in.
+// Until the swap, this service does not write them; processes still running the
+// older version keep them current. Tables that changed without a version bump
+// fail the start with the fix. Call [CommandService.Close] to stop background
+// rebuilds.
 func NewCommandService(ctx context.Context, reg *Registry, store EventStore, opts Options) (*CommandService, error) {
 	if err := reg.check(); err != nil {
 		return nil, err
@@ -65,18 +96,79 @@ func NewCommandService(ctx context.Context, reg *Registry, store EventStore, opt
 	if opts.MaxCascade <= 0 {
 		opts.MaxCascade = 1000
 	}
-	for _, p := range reg.projectors {
-		if err := store.Views().CreateTables(ctx, p.tables...); err != nil {
-			return nil, fmt.Errorf("es: tables of projector %s: %w", p.name, err)
-		}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
 	}
+	opts.Owner = ownerName(opts.Owner)
 	rt := &runtime{reg: reg, store: store, clock: opts.Clock, ids: opts.IDs, opts: opts}
+	var stale []*Projector // inline projectors an older version built
 	for _, p := range reg.projectors {
-		if !p.async {
-			rt.inline = append(rt.inline, p)
+		served, err := prepareProjector(ctx, store, p)
+		if err != nil {
+			return nil, err
+		}
+		if served > p.Version() {
+			opts.Logger.Warn("projector tables built by a newer version: this program leaves them alone",
+				"projector", p.name, "version", p.Version(), "serving", served)
+		}
+		if p.async {
+			continue
+		}
+		rt.inline, rt.names = append(rt.inline, p), append(rt.names, p.name)
+		if served < p.Version() {
+			opts.Logger.Info("projector tables built by an older version: they serve until the rebuild swaps the new ones in",
+				"projector", p.name, "version", p.Version(), "serving", served)
+			stale = append(stale, p)
 		}
 	}
-	return &CommandService{rt: rt}, nil
+	s := &CommandService{rt: rt}
+	if rms, ok := store.(ReadModelStore); ok {
+		s.rebuilds = newRebuilder(reg, rms, rebuildOptionsOf(opts, opts.Logger))
+		if !opts.ManualRebuilds {
+			s.rebuilds.start(stale)
+		}
+	}
+	return s, nil
+}
+
+// Close stops the service's background rebuilds and waits for them to stop; an
+// interrupted rebuild resumes where it stopped, in whichever process runs it
+// next. Commands may still be executed after Close.
+func (s *CommandService) Close() error {
+	if s.rebuilds != nil {
+		s.rebuilds.close()
+	}
+	return nil
+}
+
+// Rebuild rebuilds the tables of the projector named name now and returns when
+// they serve (or it failed): into shadow tables, swapped in as the background
+// rebuilds are. Tables that serve the projector's version already are rebuilt
+// too (to repair them). It needs a store that implements [ReadModelStore]; while
+// another process rebuilds the projector, it returns an error that says so.
+func (s *CommandService) Rebuild(ctx context.Context, name string, progress func(RebuildProgress)) error {
+	var p *Projector
+	for _, q := range s.rt.reg.projectors {
+		if q.name == name {
+			p = q
+		}
+	}
+	if p == nil {
+		return fmt.Errorf("es: rebuild %s: %w", name, ErrUnknownProjector)
+	}
+	if s.rebuilds == nil {
+		return fmt.Errorf("es: rebuild %s: the store %T cannot rebuild tables (it does not implement es.ReadModelStore)", name, s.rt.store)
+	}
+	opts := s.rebuilds.opts
+	opts.force = true
+	if progress != nil {
+		opts.progress = progress
+	}
+	err := rebuildProjector(ctx, s.rt.reg, s.rebuilds.store, p, opts)
+	if errors.Is(err, errRebuildElsewhere) {
+		return fmt.Errorf("es: rebuild %s: %w (wait for it, or for its lease to expire)", name, err)
+	}
+	return err
 }
 
 // Registry returns the registry the service was built from.
@@ -230,10 +322,14 @@ func (rt *runtime) attempt(ctx context.Context, h *commandHandler, cmd any, meta
 	}
 	var inTx func(context.Context, Persistor) error
 	if len(rt.inline) > 0 && len(envs) > 0 { // else one round trip, no transaction block
+		c.ReadModels = rt.names
 		inTx = func(ctx context.Context, views Persistor) error {
 			refill(envs, c)
 			for _, env := range envs {
-				for _, p := range rt.inline {
+				for i, p := range rt.inline {
+					if c.Serving != nil && c.Serving[i] != p.Version() {
+						continue // tables of another version: rebuilt, or left to it
+					}
 					if err := p.Apply(ctx, views, env); err != nil {
 						return err
 					}

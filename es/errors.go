@@ -39,6 +39,8 @@ var (
 	// ErrDuplicateRecord: a view-table insert hit an existing primary key.
 	ErrDuplicateRecord = errors.New("duplicate record")
 
+	// ErrUnknownProjector: no projector of that name is registered.
+	ErrUnknownProjector = errors.New("no such projector")
 	// ErrTableNotFound: a view table that does not exist (create it with
 	// [Persistor.CreateTables]).
 	ErrTableNotFound = errors.New("no such table")

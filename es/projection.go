@@ -53,24 +53,6 @@ type ProjectionStore interface {
 	Behind(ctx context.Context, after Cursor, part, of int) (n int64, oldest time.Time, err error)
 }
 
-// Rebuilder is the optional capability of a [ProjectionStore] that rebuilds a
-// projector's tables without taking them offline: it fills shadow tables from the
-// whole log and swaps them in, in one short transaction, when they have caught up.
-// Stores without it are rebuilt in place by the worker (tables emptied, then
-// replayed). pgstore implements it.
-type Rebuilder interface {
-	Rebuild(ctx context.Context, r *Registry, p *Projector, owner string, progress func(RebuildProgress)) error
-}
-
-// RebuildProgress reports how far a rebuild is, for tools to draw.
-type RebuildProgress struct {
-	Projector string
-	Done      int64   // events applied so far
-	Total     int64   // events to apply (grows while the rebuild catches up)
-	Rate      float64 // events per second so far
-	Phase     string  // "replay", "copy", "catch-up", "swap", "done"
-}
-
 // ProjectionState is what a store keeps for one async projection (or one partition
 // of it).
 type ProjectionState struct {
@@ -92,11 +74,6 @@ func PartitionOf(id uuid.UUID, of int) int {
 	}
 	return int(id[15]) % of
 }
-
-// PartitionName names the stored state (checkpoint and lease) of partition part of
-// p: p's name when p has one partition, else "name#part/of". A [Rebuilder] uses it
-// to fence and reset every partition of the projector it rebuilds.
-func PartitionName(p *Projector, part int) string { return partitionName(p, part) }
 
 // partitionName names the projection state of one partition of p.
 func partitionName(p *Projector, part int) string {

@@ -5,51 +5,23 @@ import (
 	"fmt"
 )
 
-// rebuild rebuilds a projector whose tables are older than its version: through
-// the store's [Rebuilder] when it has one (the tables keep serving until the swap),
-// else in place. It needs the leases of all the projector's partitions; the first
-// partition's job does it.
+// rebuild rebuilds a projector whose tables an older version built, through
+// the store's [ReadModelStore]: the live tables keep serving (and workers still
+// running the older version keep them current) until the swap. The first
+// partition's job does it; the others wait for the swap.
 func (w *ProjectionWorker) rebuild(ctx context.Context, j projectionJob) error {
+	rms, ok := w.store.(ReadModelStore)
+	if !ok {
+		return fmt.Errorf("es: projector %s: version %d needs its tables rebuilt, and the store %T cannot (it does not implement es.ReadModelStore)",
+			j.p.name, j.p.Version(), w.store)
+	}
 	if j.part != 0 {
 		return errNotOwner // partition 0's job rebuilds the whole projector
 	}
-	for part := range j.of {
-		held, err := w.store.Lease(ctx, partitionName(j.p, part), w.opts.Owner, w.opts.LeaseTTL)
-		if err != nil {
-			return err
-		}
-		if !held {
-			return errNotOwner
-		}
+	err := rebuildProjector(ctx, w.reg, rms, j.p, rebuildOptions{owner: w.opts.Owner, leaseTTL: w.opts.LeaseTTL,
+		progress: w.opts.Progress, log: w.log, chunk: w.opts.RebuildChunk})
+	if err == errRebuildElsewhere {
+		return errNotOwner
 	}
-	w.log.Info("rebuilding async projector", "projector", j.p.name, "version", j.p.Version())
-	if rb, ok := w.store.(Rebuilder); ok {
-		return rb.Rebuild(ctx, w.reg, j.p, w.opts.Owner, w.opts.Progress)
-	}
-	return w.rebuildInPlace(ctx, j)
-}
-
-// rebuildInPlace empties the projector's tables and resets every partition's
-// checkpoint, so the worker replays the log from the start.
-func (w *ProjectionWorker) rebuildInPlace(ctx context.Context, j projectionJob) error {
-	for part := range j.of {
-		err := w.store.Advance(ctx, partitionName(j.p, part), w.opts.Owner, Cursor{}, j.p.Version(), func(ctx context.Context, v Persistor) error {
-			if part != 0 {
-				return nil
-			}
-			for _, t := range j.p.tables {
-				if _, err := v.Delete(ctx, t.Name, nil); err != nil {
-					return fmt.Errorf("es: rebuild %s: empty %s: %w", j.p.name, t.Name, err)
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-	}
-	if w.opts.Progress != nil {
-		w.opts.Progress(RebuildProgress{Projector: j.p.name, Phase: "done"})
-	}
-	return nil
+	return err
 }

@@ -33,6 +33,9 @@ type WorkerOptions struct {
 	RetryBackoff time.Duration
 	// Progress, when set, is told how a rebuild advances.
 	Progress func(RebuildProgress)
+	// RebuildChunk is how many events a rebuild applies per write to its shadow
+	// tables (default 50000).
+	RebuildChunk int
 	// Logger receives failures and takeovers (nil: slog.Default()).
 	Logger *slog.Logger
 	// Projectors, when set, are run instead of the registry's async projectors:
@@ -74,12 +77,7 @@ func NewProjectionWorker(reg *Registry, store EventStore, opts WorkerOptions) (*
 	if !ok {
 		return nil, fmt.Errorf("es: async projectors need a store that implements es.ProjectionStore; %T does not", store)
 	}
-	if opts.Owner == "" {
-		host, _ := os.Hostname()
-		var b [4]byte
-		_, _ = rand.Read(b[:])
-		opts.Owner = fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b[:]))
-	}
+	opts.Owner = ownerName(opts.Owner)
 	if opts.LeaseTTL <= 0 {
 		opts.LeaseTTL = 10 * time.Second
 	}
@@ -259,6 +257,27 @@ func (w *ProjectionWorker) CatchUp(ctx context.Context) error {
 
 // step applies the next batch of one job and returns how many events it applied.
 func (w *ProjectionWorker) step(ctx context.Context, j projectionJob) (int, error) {
+	// The version that built the live tables is recorded on the first partition.
+	head, err := w.store.Projection(ctx, partitionName(j.p, 0))
+	if err != nil {
+		return 0, err
+	}
+	if head.Version == 0 { // a projector that never ran: check or create its tables
+		if head.Version, err = prepareProjector(ctx, w.store, j.p); err != nil {
+			return 0, err
+		}
+	}
+	if head.Version > j.p.Version() { // a rolling deploy: leave it to the newer version
+		_ = w.store.Release(ctx, j.name, w.opts.Owner)
+		return 0, fmt.Errorf("es: projection %s: its tables were built by version %d of the projector, newer than this program's version %d: this worker leaves it to the newer deployment: %w",
+			j.name, head.Version, j.p.Version(), errNewerVersion)
+	}
+	if head.Version < j.p.Version() {
+		if err := w.rebuild(ctx, j); err != nil {
+			return 0, err
+		}
+		return w.step(ctx, j) // the new tables serve: go on from the swap
+	}
 	held, err := w.store.Lease(ctx, j.name, w.opts.Owner, w.opts.LeaseTTL)
 	if err != nil {
 		return 0, err
@@ -272,19 +291,6 @@ func (w *ProjectionWorker) step(ctx context.Context, j projectionJob) (int, erro
 	}
 	if st.Failed {
 		return 0, &ProjectionFailure{Projection: j.name, At: st.FailedAt, Err: errors.New(st.Error)}
-	}
-	if st.Version > j.p.Version() { // a rolling deploy: leave it to the newer version
-		_ = w.store.Release(ctx, j.name, w.opts.Owner)
-		return 0, fmt.Errorf("es: projection %s: its tables were built by version %d of the projector, newer than this program's version %d: this worker leaves it to the newer deployment: %w",
-			j.name, st.Version, j.p.Version(), errNewerVersion)
-	}
-	if st.Version != 0 && st.Version < j.p.Version() {
-		if err := w.rebuild(ctx, j); err != nil {
-			return 0, err
-		}
-		if st, err = w.store.Projection(ctx, j.name); err != nil {
-			return 0, err
-		}
 	}
 	recs, err := w.store.ReadPartition(ctx, st.Checkpoint, w.opts.BatchSize, j.part, j.of)
 	if err != nil || len(recs) == 0 {
@@ -370,6 +376,7 @@ func (w *ProjectionWorker) Resume(ctx context.Context, name string) error {
 // Lag is how far one async projection is behind the log.
 type Lag struct {
 	Projection string
+	Partition  int // of the projector's Partitions
 	Events     int64         // events not applied yet
 	OldestAge  time.Duration // age of the oldest of them (0 when none)
 	State      ProjectionState
@@ -387,11 +394,23 @@ func (w *ProjectionWorker) Lag(ctx context.Context) ([]Lag, error) {
 		if err != nil {
 			return nil, err
 		}
-		l := Lag{Projection: j.name, Events: n, State: st}
+		l := Lag{Projection: j.name, Partition: j.part, Events: n, State: st}
 		if n > 0 {
 			l.OldestAge = time.Since(oldest)
 		}
 		out = append(out, l)
 	}
 	return out, nil
+}
+
+// ownerName returns name, or when it is empty a name for this process in
+// leases: host, process id and a random suffix.
+func ownerName(name string) string {
+	if name != "" {
+		return name
+	}
+	host, _ := os.Hostname()
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b[:]))
 }

@@ -80,6 +80,19 @@ func (p *Projector) Handles(event any) bool {
 	return ok
 }
 
+// eventTypes returns the registered names of the event types p handles: what a
+// rebuild reads of the log.
+func (p *Projector) eventTypes(reg *Registry) []string {
+	var out []string
+	for t := range p.handlers {
+		if e, ok := reg.events[t]; ok {
+			out = append(out, e.name)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
 // Project adds to p a handler for events of type E. The handler gets the view
 // tables (through a guard that allows only p's tables), the envelope and the event.
 //

@@ -23,7 +23,8 @@ type EventStore interface {
 	// [ErrConcurrencyConflict]. A unique key held by another stream makes it return
 	// a [*UniqueKeyError]. In either case, and when inTx fails, nothing is written.
 	//
-	// Commit fills in Position and TxID of every event in c, then, before the commit
+	// Commit fills in Position and TxID of every event in c and the serving
+	// versions of c.ReadModels, then, before the commit
 	// becomes visible, calls inTx (when non-nil) with the
 	// store's view tables bound to the same transaction: read tables and events
 	// commit together or not at all.
@@ -118,6 +119,16 @@ type StreamInfo struct {
 type Commit struct {
 	Command CommandRecord
 	Streams []StreamWrite
+	// ReadModels names the inline projectors whose tables inTx may write. In the
+	// commit's transaction, before inTx, the store locks each of them in shared
+	// mode until the transaction ends (a rebuild's swap holds the same lock
+	// exclusively: the two wait for each other, never fail), then reads their
+	// serving versions (see [ReadModelStore]) into Serving, in the same order (0
+	// where none is recorded). The runtime writes a projector's tables only
+	// when its serving version is the projector's own, so that a process still
+	// running an older version never writes the tables a newer one built.
+	ReadModels []string
+	Serving    []int // filled in by the store
 }
 
 // StreamWrite is what one unit of work appends to one stream.

@@ -28,6 +28,7 @@ type Store struct {
 	lastPos   int64
 	lastTx    uint64
 	projs     map[string]*es.ProjectionState
+	rebuilds  map[string]*es.RebuildState // by projector
 }
 
 type memStream struct {
@@ -45,6 +46,7 @@ func New() *Store {
 		commands:  map[uuid.UUID]es.CommandRecord{},
 		views:     NewViews(),
 		projs:     map[string]*es.ProjectionState{},
+		rebuilds:  map[string]*es.RebuildState{},
 	}
 }
 
@@ -103,6 +105,12 @@ func (s *Store) Commit(ctx context.Context, c *es.Commit, inTx func(context.Cont
 			e := &c.Streams[i].Events[j]
 			pos++
 			e.Position, e.TxID, e.Time = pos, tx, es.CanonicalTime(e.Time)
+		}
+	}
+	c.Serving = make([]int, len(c.ReadModels)) // commits are serialised with swaps by s.mu
+	for i, name := range c.ReadModels {
+		if p := s.projs[name]; p != nil {
+			c.Serving[i] = p.Version
 		}
 	}
 	if inTx != nil {

@@ -77,8 +77,8 @@ func projectionStore(b *testing.B, rebuilder bool) es.ProjectionStore {
 	if !ok {
 		b.Skip("pgstore does not implement es.ProjectionStore yet")
 	}
-	if _, ok := any(store).(es.Rebuilder); rebuilder && !ok {
-		b.Skip("pgstore does not implement es.Rebuilder yet")
+	if _, ok := any(store).(es.ReadModelStore); rebuilder && !ok {
+		b.Skip("pgstore does not implement es.ReadModelStore yet")
 	}
 	return ps
 }

@@ -51,11 +51,22 @@ func (s *Store) Commit(ctx context.Context, c *es.Commit, inTx func(ctx context.
 	b := &pgx.Batch{}
 	b.Queue("BEGIN")
 	b.Queue(s.sql.commit, args...).QueryRow(func(row pgx.Row) error { return row.Scan(&xact, &positions) })
+	var serving []int32
+	if len(c.ReadModels) > 0 { // the same round trip: lock them and read their versions
+		b.Queue(s.sql.readModels, c.ReadModels).QueryRow(func(row pgx.Row) error { return row.Scan(&serving) })
+	}
 	if err := conn.SendBatch(ctx, b).Close(); err != nil {
 		rollback(ctx, conn)
 		return s.commitError(ctx, c, err)
 	}
 	fillPositions(c, xact, positions)
+	c.Serving = nil
+	if len(c.ReadModels) > 0 {
+		c.Serving = make([]int, len(serving))
+		for i, v := range serving {
+			c.Serving[i] = int(v)
+		}
+	}
 	if err := inTx(ctx, s.views(conn)); err != nil {
 		rollback(ctx, conn)
 		return err

@@ -128,9 +128,19 @@ func (s *Store) DeleteStream(ctx context.Context, id uuid.UUID) error {
 
 // collectRecords scans rows of eventColumns and closes them.
 func collectRecords(rows pgx.Rows) ([]es.EventRecord, error) {
+	var out []es.EventRecord
+	err := scanRecords(rows, func(e es.EventRecord) error {
+		out = append(out, e)
+		return nil
+	})
+	return out, err
+}
+
+// scanRecords calls fn with each event rows holds (eventColumns), as it reads
+// them, and closes rows; it stops at the first error fn returns.
+func scanRecords(rows pgx.Rows, fn func(es.EventRecord) error) error {
 	defer rows.Close()
 	var (
-		out         []es.EventRecord
 		lastMeta    []byte // the events of a command share their metadata:
 		lastMetaMap map[string]string
 		// One set of destinations for every row: each variable Scan writes
@@ -145,7 +155,7 @@ func collectRecords(rows pgx.Rows) ([]es.EventRecord, error) {
 	for rows.Next() {
 		e, meta = es.EventRecord{}, nil
 		if err := rows.Scan(dest...); err != nil {
-			return nil, err
+			return err
 		}
 		e.Schema = int(schema)
 		e.Time = e.Time.UTC()
@@ -154,11 +164,13 @@ func collectRecords(rows pgx.Rows) ([]es.EventRecord, error) {
 		if meta != nil && lastMetaMap != nil && bytes.Equal(meta, lastMeta) {
 			e.Metadata = maps.Clone(lastMetaMap) // cheaper than decoding again
 		} else if e.Metadata, err = decodeMetadata(meta); err != nil {
-			return nil, fmt.Errorf("stream %s version %d: metadata: %w", e.StreamID, e.Version, err)
+			return fmt.Errorf("stream %s version %d: metadata: %w", e.StreamID, e.Version, err)
 		} else if e.Metadata != nil {
 			lastMeta, lastMetaMap = meta, maps.Clone(e.Metadata)
 		}
-		out = append(out, e)
+		if err := fn(e); err != nil {
+			return err
+		}
 	}
-	return out, rows.Err()
+	return rows.Err()
 }

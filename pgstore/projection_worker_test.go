@@ -3,6 +3,7 @@ package pgstore_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -157,7 +158,7 @@ var _ = Describe("async projectors on PostgreSQL", Label(pgtest.Label), func() {
 		Eventually(func() []LineCount { return n.counts(ctx, asyncCounts) }).Should(Equal(want))
 		owners := map[string]bool{}
 		for part := range 4 {
-			st, err := n.store.Projection(ctx, es.PartitionName(p, part))
+			st, err := n.store.Projection(ctx, fmt.Sprintf("%s#%d/4", p.Name(), part))
 			Expect(err).NotTo(HaveOccurred())
 			owners[st.Owner] = true
 		}

@@ -11,17 +11,13 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
-var (
-	_ es.ProjectionStore = (*Store)(nil)
-	_ es.Rebuilder       = (*Store)(nil)
-)
+var _ es.ProjectionStore = (*Store)(nil)
 
 // projectionSQL holds the statements of async projections, with the schema
 // filled in.
 type projectionSQL struct {
 	readPartition, behind, state, lease, release, advance, setFailure string
-	renew, checkpointAll, rebuildState, startRebuild, rebuildStep     string
-	endRebuild                                                        string
+	fence, checkpointAll, setVersion                                  string
 }
 
 func newProjectionSQL(schema string) projectionSQL {
@@ -57,24 +53,19 @@ func newProjectionSQL(schema string) projectionSQL {
 			ON CONFLICT (name) DO UPDATE
 			   SET failed = EXCLUDED.failed, failed_xact_id = EXCLUDED.failed_xact_id,
 			       failed_position = EXCLUDED.failed_position, error = EXCLUDED.error`,
-		// Renews owner's leases on every partition by the length they were
-		// taken for; a partition whose lease owner lost is not returned.
-		renew: `UPDATE {{schema}}.projections SET lease_until = clock_timestamp() + lease_ttl
-			WHERE name = ANY($1) AND owner = $2 AND lease_until > clock_timestamp()
-			RETURNING extract(epoch FROM lease_ttl)::float8`,
+		// Renews owner's lease by the length it was taken for, if owner holds it.
+		fence: `UPDATE {{schema}}.projections SET lease_until = clock_timestamp() + lease_ttl
+			WHERE name = $1 AND owner = $2 AND lease_until > clock_timestamp()`,
+		// A swap: every partition starts from the rebuild's last event, and
+		// loses its lease, so that a worker of the old tables stops.
 		checkpointAll: `UPDATE {{schema}}.projections
-			SET xact_id = $3, position = $4, version = $5,
+			SET xact_id = $2, position = $3, version = $4, owner = NULL, lease_until = NULL,
 			    failed = false, failed_xact_id = '0', failed_position = 0, error = ''
-			WHERE name = ANY($1) AND owner = $2 AND lease_until > clock_timestamp()`,
-		rebuildState: `SELECT version, xact_id, position, done FROM {{schema}}.rebuilds WHERE projector = $1`,
-		startRebuild: `INSERT INTO {{schema}}.rebuilds AS r (projector, version) VALUES ($1, $2)
-			ON CONFLICT (projector) DO UPDATE
-			   SET version = EXCLUDED.version, xact_id = '0', position = 0, done = 0, started_at = now()`,
-		rebuildStep: `UPDATE {{schema}}.rebuilds SET xact_id = $2, position = $3, done = $4 WHERE projector = $1`,
-		endRebuild:  `DELETE FROM {{schema}}.rebuilds WHERE projector = $1`,
+			WHERE name = ANY($1)`,
+		setVersion: `UPDATE {{schema}}.projections SET version = $2 WHERE name = $1`,
 	}
 	for _, p := range []*string{&q.readPartition, &q.behind, &q.state, &q.lease, &q.release, &q.advance,
-		&q.setFailure, &q.renew, &q.checkpointAll, &q.rebuildState, &q.startRebuild, &q.rebuildStep, &q.endRebuild} {
+		&q.setFailure, &q.fence, &q.checkpointAll, &q.setVersion} {
 		*p = withSchema(*p, schema)
 	}
 	return q

@@ -4,443 +4,419 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
-	"time"
 
 	"github.com/consequent/consequent/es"
-	"github.com/consequent/consequent/memstore"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 )
+
+var _ es.ReadModelStore = (*Store)(nil)
 
 // shadowSuffix names a table's shadow while its projector is rebuilt.
 const shadowSuffix = "__rebuild"
 
-// codeLockNotAvailable: lock_timeout expired.
-const codeLockNotAvailable = "55P03"
+// rebuildSQL holds the statements of rebuilds, with the schema filled in.
+type rebuildSQL struct {
+	streamLog, countLog, claim, state, start, step, fail, end, lockExclusive string
+}
 
-// Rebuild implements [es.Rebuilder]: it replays the whole log into shadow tables
-// (<table>__rebuild) and swaps them in, in one short transaction, once they have
-// caught up; the live tables serve reads until then. The caller (an
-// [es.ProjectionWorker]) holds the leases of every partition of p; Rebuild keeps
-// them renewed and fences every write with them, so a worker that lost them
-// writes nothing and gets an error wrapping [es.ErrLeaseLost].
-//
-// Events are applied in memory ([memstore.Views], one [memstore.Tx] per chunk of
-// [Config.RebuildChunk] events) and each chunk's changed rows are written with
-// COPY, together with the rebuild's cursor: an interrupted rebuild of the same
-// version resumes after its last chunk, after loading the shadow tables back
-// into memory. Secondary indexes are built once the replay has reached the end of
-// the log. The projector's tables must therefore fit in memory.
-//
-// progress, when non-nil, is called when the replay starts and after every
-// chunk ("replay", then "catch-up" once the indexes are built), when the
-// indexes are built ("copy"), before the swap ("swap") and at the end ("done").
-//
-// A handler that fails during the rebuild stops it: the failure is recorded on
-// the projector's first partition and returned as an [*es.ProjectionFailure];
-// after [es.ProjectionWorker.Resume] the rebuild resumes from its last chunk.
-func (s *Store) Rebuild(ctx context.Context, reg *es.Registry, p *es.Projector, owner string, progress func(es.RebuildProgress)) error {
-	if s.err != nil {
-		return s.err
+func newRebuildSQL(schema string) rebuildSQL {
+	q := rebuildSQL{
+		// A plain statement, streamed as the server sends it (a function would
+		// collect every row first); planned for its parameters each time.
+		streamLog: `SELECT ` + eventColumns + `
+			FROM {{schema}}.events e JOIN {{schema}}.streams s ON s.stream_id = e.stream_id
+			WHERE (e.xact_id, e.position) > ($1::xid8, $2::bigint)
+			  AND ($5 OR e.xact_id < pg_snapshot_xmin(pg_current_snapshot()))
+			  AND ($3::text[] IS NULL OR e.type = ANY ($3::text[]))
+			ORDER BY e.xact_id, e.position LIMIT $4`,
+		countLog: `SELECT count(*) FROM {{schema}}.events e
+			WHERE (e.xact_id, e.position) > ($1::xid8, $2::bigint)
+			  AND e.xact_id < pg_snapshot_xmin(pg_current_snapshot())
+			  AND ($3::text[] IS NULL OR e.type = ANY ($3::text[]))`,
+		claim: `INSERT INTO {{schema}}.projections AS p (name, version) VALUES ($1, $2)
+			ON CONFLICT (name) DO UPDATE
+			   SET version = CASE WHEN p.version = 0 THEN EXCLUDED.version ELSE p.version END
+			RETURNING version`,
+		state: `SELECT version, xact_id, position, done, total, phase, started_at, updated_at, error
+			FROM {{schema}}.rebuilds WHERE projector = $1`,
+		start: `INSERT INTO {{schema}}.rebuilds AS r (projector, version) VALUES ($1, $2)
+			ON CONFLICT (projector) DO UPDATE
+			   SET version = EXCLUDED.version, xact_id = '0', position = 0, done = 0, total = 0,
+			       phase = '', error = '', started_at = now(), updated_at = now()`,
+		step: `UPDATE {{schema}}.rebuilds SET xact_id = $2, position = $3, done = $4, total = $5, phase = $6,
+			error = '', updated_at = now() WHERE projector = $1`,
+		fail:          `UPDATE {{schema}}.rebuilds SET error = $2, updated_at = now() WHERE projector = $1`,
+		end:           `DELETE FROM {{schema}}.rebuilds WHERE projector = $1`,
+		lockExclusive: `SELECT pg_advisory_xact_lock(1668247155, {{schema}}.read_model_lock_key($1))`,
 	}
-	r, err := s.newRebuild(reg, p, owner, progress)
+	for _, p := range []*string{&q.streamLog, &q.countLog, &q.claim, &q.state, &q.start, &q.step, &q.fail, &q.end, &q.lockExclusive} {
+		*p = withSchema(*p, schema)
+	}
+	return q
+}
+
+// typesParam is the types filter of a log read: NULL for every type.
+func typesParam(types []string) any {
+	if len(types) == 0 {
+		return nil
+	}
+	return types
+}
+
+// StreamLog implements [es.ReadModelStore]: one statement, whose rows fn gets
+// as they arrive.
+func (s *Store) StreamLog(ctx context.Context, after es.Cursor, types []string, limit int, fn func(es.EventRecord) error) error {
+	return s.streamLog(ctx, s.pool, after, types, limit, false, fn)
+}
+
+// streamLog reads the log after the cursor; all reads every committed event,
+// ignoring the watermark (a swap that holds the lock every writer of its types
+// takes).
+func (s *Store) streamLog(ctx context.Context, q Querier, after es.Cursor, types []string, limit int, all bool, fn func(es.EventRecord) error) error {
+	var lim any // NULL: LIMIT ALL
+	if limit > 0 {
+		lim = int64(limit)
+	}
+	rows, err := q.Query(ctx, s.rsql.streamLog, pgx.QueryExecModeExec, after.TxID, after.Position, typesParam(types), lim, all)
 	if err != nil {
-		return err
+		return fmt.Errorf("pgstore: read log after %d/%d: %w", after.TxID, after.Position, err)
 	}
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	ttl, err := r.renew(ctx, s.pool)
-	if err != nil {
-		return err
-	}
-	var wg sync.WaitGroup
-	wg.Go(func() { r.keepLeases(ctx, ttl, cancel) })
-	defer wg.Wait()
-	defer cancel(nil)
-	if err := r.run(ctx); err != nil {
-		if cause := context.Cause(ctx); cause != nil && !errors.Is(err, cause) && ctx.Err() != nil {
-			return errors.Join(err, cause)
+	if err := scanRecords(rows, fn); err != nil {
+		var f *es.ProjectionFailure
+		if errors.As(err, &f) {
+			return err
 		}
-		return err
+		return fmt.Errorf("pgstore: read log after %d/%d: %w", after.TxID, after.Position, err)
 	}
 	return nil
 }
 
-// rebuild is one run of [Store.Rebuild].
-type rebuild struct {
-	s        *Store
-	reg      *es.Registry
-	p        *es.Projector
-	owner    string
-	names    []string // the projection state of every partition
-	tables   []*shadowTable
-	mem      *memstore.Views // the rebuilt tables, as the shadow tables hold them
-	progress func(es.RebuildProgress)
-
-	cursor  es.Cursor // the last event in the shadow tables
-	done    int64     // events applied, in this run and the interrupted ones
-	total   int64
-	applied int64 // events applied in this run, for the rate
-	started time.Time
-}
-
-// shadowTable is one of the projector's tables and its shadow.
-type shadowTable struct {
-	def     es.TableDef         // the live table
-	shadow  es.TableDef         // <table>__rebuild, without secondary indexes
-	written map[string]struct{} // the keys of the rows the shadow holds
-}
-
-func (s *Store) newRebuild(reg *es.Registry, p *es.Projector, owner string, progress func(es.RebuildProgress)) (*rebuild, error) {
-	r := &rebuild{s: s, reg: reg, p: p, owner: owner, mem: memstore.NewViews(), progress: progress, started: time.Now()}
-	for part := range p.Partitions() {
-		r.names = append(r.names, es.PartitionName(p, part))
+// CountLog implements [es.ReadModelStore].
+func (s *Store) CountLog(ctx context.Context, after es.Cursor, types []string) (int64, error) {
+	var n int64
+	if err := s.pool.QueryRow(ctx, s.rsql.countLog, pgx.QueryExecModeExec, after.TxID, after.Position, typesParam(types)).Scan(&n); err != nil {
+		return 0, fmt.Errorf("pgstore: count the log after %d/%d: %w", after.TxID, after.Position, err)
 	}
-	for _, d := range p.Tables() {
+	return n, nil
+}
+
+// ClaimVersion implements [es.ReadModelStore].
+func (s *Store) ClaimVersion(ctx context.Context, name string, version int) (int, error) {
+	var v int32
+	if err := s.pool.QueryRow(ctx, s.rsql.claim, name, int32(version)).Scan(&v); err != nil {
+		return 0, fmt.Errorf("pgstore: claim version %d of %s: %w", version, name, err)
+	}
+	return int(v), nil
+}
+
+// Rebuild implements [es.ReadModelStore].
+func (s *Store) Rebuild(ctx context.Context, name string) (es.RebuildState, bool, error) {
+	st, ok, err := s.rebuildState(ctx, s.pool, name)
+	if err != nil {
+		return es.RebuildState{}, false, fmt.Errorf("pgstore: rebuild of %s: %w", name, err)
+	}
+	return st, ok, nil
+}
+
+func (s *Store) rebuildState(ctx context.Context, q Querier, name string) (es.RebuildState, bool, error) {
+	st := es.RebuildState{Projector: name}
+	var version int32
+	var started, updated pgtype.Timestamptz
+	err := q.QueryRow(ctx, s.rsql.state, name).Scan(&version, &st.Cursor.TxID, &st.Cursor.Position, &st.Done, &st.Total,
+		&st.Phase, &started, &updated, &st.Error)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return es.RebuildState{}, false, nil
+	}
+	if err != nil {
+		return es.RebuildState{}, false, err
+	}
+	st.Version, st.Started, st.Updated = int(version), started.Time.UTC(), updated.Time.UTC()
+	return st, true, nil
+}
+
+// OpenRebuild implements [es.ReadModelStore]. The shadow tables are
+// <table>__rebuild in the view schema, created without secondary indexes; the
+// rebuilds table records the progress, so that a rebuild of the same version
+// resumes.
+func (s *Store) OpenRebuild(ctx context.Context, spec es.RebuildSpec) (es.RebuildSession, error) {
+	r := &session{s: s, spec: spec}
+	for _, d := range spec.Tables {
 		if err := checkTableDef(d); err != nil {
-			return nil, fmt.Errorf("pgstore: rebuild %s: %w", p.Name(), err)
+			return nil, fmt.Errorf("pgstore: rebuild %s: %w", spec.Projector, err)
 		}
 		sh := d
 		sh.Name, sh.Indexes = d.Name+shadowSuffix, nil
 		if err := checkIdent("shadow table name", sh.Name); err != nil {
-			return nil, fmt.Errorf("pgstore: rebuild %s: table %s: its name must leave room for the suffix %s: %w", p.Name(), d.Name, shadowSuffix, err)
+			return nil, fmt.Errorf("pgstore: rebuild %s: table %s: its name must leave room for the suffix %s: %w", spec.Projector, d.Name, shadowSuffix, err)
 		}
-		r.tables = append(r.tables, &shadowTable{def: d, shadow: sh, written: map[string]struct{}{}})
+		r.shadows = append(r.shadows, sh)
+	}
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return nil, r.errorf("open: %w", err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // a no-op after Commit
+	if err := r.fence(ctx, tx); err != nil {
+		return nil, err
+	}
+	st, ok, err := s.rebuildState(ctx, tx, spec.Projector)
+	if err != nil {
+		return nil, r.errorf("read its state: %w", err)
+	}
+	if ok && st.Version == spec.Version {
+		same, err := r.shadowsExist(ctx, tx)
+		if err != nil {
+			return nil, err
+		}
+		if same {
+			r.resumed = st.RebuildMark
+			return r, tx.Commit(ctx)
+		}
+	}
+	for _, sh := range r.shadows {
+		if _, err := tx.Exec(ctx, "DROP TABLE IF EXISTS "+tableRef(s.cfg.ViewSchema, sh)); err != nil {
+			return nil, r.errorf("drop %s: %w", sh.Name, err)
+		}
+		s.catalog.forget(sh.Name)
+	}
+	ddl, err := createTablesSQL(s.cfg.ViewSchema, r.shadows)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := tx.Exec(ctx, ddl); err != nil {
+		return nil, r.errorf("create shadow tables: %w", err)
+	}
+	if _, err := tx.Exec(ctx, s.rsql.start, spec.Projector, int32(spec.Version)); err != nil {
+		return nil, r.errorf("record it: %w", err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return nil, r.errorf("start: %w", err)
 	}
 	return r, nil
 }
 
-func (r *rebuild) run(ctx context.Context) error {
-	if err := r.mem.CreateTables(ctx, r.p.Tables()...); err != nil {
-		return fmt.Errorf("pgstore: rebuild %s: %w", r.p.Name(), err)
-	}
-	if err := r.start(ctx); err != nil {
-		return err
-	}
-	if err := r.count(ctx); err != nil {
-		return err
-	}
-	// Reported at once: a log that the watermark still holds back has no chunk
-	// to report, and tools want to know the rebuild has begun.
-	r.report("replay")
-	if err := r.follow(ctx, "replay"); err != nil {
-		return err
-	}
-	if err := r.index(ctx); err != nil {
-		return err
-	}
-	r.report("copy")
-	if err := r.count(ctx); err != nil {
-		return err
-	}
-	if err := r.follow(ctx, "catch-up"); err != nil {
-		return err
-	}
-	r.report("swap")
-	if err := r.swap(ctx); err != nil {
-		return err
-	}
-	r.report("done")
-	return nil
+// session implements [es.RebuildSession] by COPY into shadow tables.
+type session struct {
+	s       *Store
+	spec    es.RebuildSpec
+	shadows []es.TableDef // per table of spec, its shadow
+	resumed es.RebuildMark
 }
 
-// start resumes the recorded rebuild of this version, or starts afresh with
-// empty shadow tables.
-func (r *rebuild) start(ctx context.Context) error {
-	var version int32
-	err := r.s.pool.QueryRow(ctx, r.s.psql.rebuildState, r.p.Name()).Scan(&version, &r.cursor.TxID, &r.cursor.Position, &r.done)
-	switch {
-	case errors.Is(err, pgx.ErrNoRows):
-	case err != nil:
-		return fmt.Errorf("pgstore: rebuild %s: read its state: %w", r.p.Name(), err)
-	case int(version) == r.p.Version():
-		ok, err := r.load(ctx)
-		if err != nil || ok {
-			return err
-		}
-	}
-	r.cursor, r.done = es.Cursor{}, 0
-	tx, err := r.s.pool.Begin(ctx)
+func (r *session) errorf(format string, args ...any) error {
+	return fmt.Errorf("pgstore: rebuild %s: "+format, append([]any{r.spec.Projector}, args...)...)
+}
+
+// fence renews the rebuild's lease on q, in q's transaction; it fails with an
+// error wrapping es.ErrLeaseLost unless the session's owner holds it.
+func (r *session) fence(ctx context.Context, q Querier) error {
+	tag, err := q.Exec(ctx, r.s.psql.fence, r.spec.Lease, r.spec.Owner)
 	if err != nil {
-		return fmt.Errorf("pgstore: rebuild %s: %w", r.p.Name(), err)
+		return r.errorf("renew the lease: %w", err)
 	}
-	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // a no-op after Commit
-	// Fenced like every later write: a worker that lost the leases since it
-	// read the state above must not drop the shadow tables of their new holder.
-	if _, err := r.renew(ctx, tx); err != nil {
-		return err
-	}
-	var shadows []es.TableDef
-	for _, t := range r.tables {
-		if _, err := tx.Exec(ctx, "DROP TABLE IF EXISTS "+tableRef(r.s.cfg.ViewSchema, t.shadow)); err != nil {
-			return fmt.Errorf("pgstore: rebuild %s: drop %s: %w", r.p.Name(), t.shadow.Name, err)
-		}
-		shadows = append(shadows, t.shadow)
-		r.s.catalog.forget(t.shadow.Name)
-	}
-	ddl, err := createTablesSQL(r.s.cfg.ViewSchema, shadows)
-	if err != nil {
-		return err
-	}
-	if _, err := tx.Exec(ctx, ddl); err != nil {
-		return fmt.Errorf("pgstore: rebuild %s: create shadow tables: %w", r.p.Name(), err)
-	}
-	if _, err := tx.Exec(ctx, r.s.psql.startRebuild, r.p.Name(), int32(r.p.Version())); err != nil {
-		return fmt.Errorf("pgstore: rebuild %s: record it: %w", r.p.Name(), err)
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("pgstore: rebuild %s: start: %w", r.p.Name(), err)
+	if tag.RowsAffected() == 0 {
+		return r.errorf("as %s: %w", r.spec.Owner, es.ErrLeaseLost)
 	}
 	return nil
 }
 
-// load reads the shadow tables of an interrupted rebuild into memory; ok is
-// false when they are missing or have other columns (the rebuild starts afresh).
-func (r *rebuild) load(ctx context.Context) (ok bool, err error) {
-	views := r.s.views(r.s.pool)
-	for _, t := range r.tables {
-		got, exists, err := describe(ctx, r.s.pool, r.s.cfg.ViewSchema, t.shadow.Name)
+// shadowsExist reports whether every shadow table exists with its columns.
+func (r *session) shadowsExist(ctx context.Context, q Querier) (bool, error) {
+	for _, sh := range r.shadows {
+		got, exists, err := describe(ctx, q, r.s.cfg.ViewSchema, sh.Name)
 		if err != nil {
-			return false, fmt.Errorf("pgstore: rebuild %s: %s: %w", r.p.Name(), t.shadow.Name, err)
+			return false, r.errorf("%s: %w", sh.Name, err)
 		}
-		if !exists || !sameTable(got, t.shadow) {
+		if !exists || !sameTable(got, sh) {
 			return false, nil
-		}
-		r.s.catalog.put(got)
-	}
-	for _, t := range r.tables {
-		rows, err := views.Find(ctx, t.shadow.Name, nil)
-		if err != nil {
-			return false, fmt.Errorf("pgstore: rebuild %s: resume: %w", r.p.Name(), err)
-		}
-		tx := r.mem.Begin()
-		for _, row := range rows {
-			if err := tx.Insert(ctx, t.def.Name, row); err != nil {
-				return false, fmt.Errorf("pgstore: rebuild %s: resume: %w", r.p.Name(), err)
-			}
-			t.written[t.def.KeyString(row)] = struct{}{}
-		}
-		if err := tx.Commit(); err != nil {
-			return false, err
 		}
 	}
 	return true, nil
 }
 
-// count sets the total: what is done plus what the log holds after the cursor.
-func (r *rebuild) count(ctx context.Context) error {
-	n, _, err := r.s.Behind(ctx, r.cursor, 0, 1)
-	if err != nil {
-		return fmt.Errorf("pgstore: rebuild %s: %w", r.p.Name(), err)
+func (r *session) Resumed() es.RebuildMark { return r.resumed }
+
+func (r *session) shadowOf(table string) (es.TableDef, es.TableDef, error) {
+	for i, d := range r.spec.Tables {
+		if d.Name == table {
+			return d, r.shadows[i], nil
+		}
 	}
-	r.total = r.done + n
-	return nil
+	return es.TableDef{}, es.TableDef{}, r.errorf("table %s is not the projector's", table)
 }
 
-// follow applies the log in chunks until a chunk comes back short: the end of
-// the log, give or take the events of the last moments.
-func (r *rebuild) follow(ctx context.Context, phase string) error {
-	size := r.s.cfg.RebuildChunk
-	for {
-		recs, err := r.s.ReadLog(ctx, r.cursor, size)
-		if err != nil {
-			return fmt.Errorf("pgstore: rebuild %s: %w", r.p.Name(), err)
-		}
-		if len(recs) == 0 {
-			return nil
-		}
-		if err := r.chunk(ctx, recs); err != nil {
+func (r *session) Rows(ctx context.Context, table string, fn func(es.Row) error) error {
+	_, sh, err := r.shadowOf(table)
+	if err != nil {
+		return err
+	}
+	rows, err := r.s.views(r.s.pool).Find(ctx, sh.Name, nil)
+	if err != nil {
+		return r.errorf("resume: %w", err)
+	}
+	for _, row := range rows {
+		if err := fn(row); err != nil {
 			return err
 		}
-		r.total = max(r.total, r.done)
-		r.report(phase)
-		if len(recs) < size {
-			return nil
-		}
 	}
-}
-
-// chunk applies recs in memory and writes the changed rows, the new cursor and
-// the renewed leases in one transaction.
-func (r *rebuild) chunk(ctx context.Context, recs []es.EventRecord) error {
-	mtx, err := r.apply(ctx, recs)
-	if err != nil {
-		return err
-	}
-	changes := mtx.Changes()
-	keys := r.keysOf(changes)
-	tx, err := r.s.pool.Begin(ctx)
-	if err != nil {
-		return fmt.Errorf("pgstore: rebuild %s: %w", r.p.Name(), err)
-	}
-	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // a no-op after Commit
-	if err := r.write(ctx, tx, changes, keys); err != nil {
-		return err
-	}
-	to := recs[len(recs)-1].Cursor()
-	if _, err := tx.Exec(ctx, r.s.psql.rebuildStep, r.p.Name(), to.TxID, to.Position, r.done+int64(len(recs))); err != nil {
-		return fmt.Errorf("pgstore: rebuild %s: record progress: %w", r.p.Name(), err)
-	}
-	if _, err := r.renew(ctx, tx); err != nil {
-		return err
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("pgstore: rebuild %s: commit a chunk: %w", r.p.Name(), err)
-	}
-	r.committed(mtx, changes, keys, to, len(recs))
 	return nil
 }
 
-// committed takes note of a chunk the database committed.
-func (r *rebuild) committed(mtx *memstore.Tx, changes []memstore.Change, keys []string, to es.Cursor, n int) {
-	_ = mtx.Commit() // never fails
-	for _, t := range r.tables {
-		for i, c := range changes {
-			if c.Table != t.def.Name {
-				continue
-			}
-			if c.Row == nil {
-				delete(t.written, keys[i])
-			} else {
-				t.written[keys[i]] = struct{}{}
-			}
-		}
+func (r *session) Write(ctx context.Context, changes []es.RowChange, mark es.RebuildMark) error {
+	tx, err := r.s.pool.Begin(ctx)
+	if err != nil {
+		return r.errorf("%w", err)
 	}
-	r.cursor = to
-	r.done += int64(n)
-	r.applied += int64(n)
+	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // a no-op after Commit
+	if err := r.fence(ctx, tx); err != nil {
+		return err
+	}
+	if err := r.write(ctx, tx, changes); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, r.s.rsql.step, r.spec.Projector, mark.Cursor.TxID, mark.Cursor.Position, mark.Done, mark.Total, mark.Phase); err != nil {
+		return r.errorf("record progress: %w", err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return r.errorf("commit a chunk: %w", err)
+	}
+	return nil
 }
 
-// apply runs the projector on recs in a memory transaction over the rebuilt
-// tables. A failing event stops the rebuild: it is recorded as the projection's
-// failure.
-func (r *rebuild) apply(ctx context.Context, recs []es.EventRecord) (*memstore.Tx, error) {
-	mtx := r.mem.Begin()
-	for _, rec := range recs {
-		env, err := r.reg.Decode(rec)
-		if err == nil {
-			err = r.p.Apply(ctx, mtx, env)
-		}
-		if err != nil {
-			f := &es.ProjectionFailure{Projection: r.names[0], At: rec.Cursor(), StreamID: rec.StreamID,
-				Version: rec.Version, Type: rec.Type, Err: fmt.Errorf("rebuild to version %d: %w", r.p.Version(), err)}
-			if serr := r.s.SetFailure(context.WithoutCancel(ctx), r.names[0], rec.Cursor(), f.Error()); serr != nil {
-				return nil, errors.Join(f, serr)
-			}
-			return nil, f
-		}
-	}
-	return mtx, nil
-}
-
-// keysOf returns the row key of each change, for write and committed to share.
-func (r *rebuild) keysOf(changes []memstore.Change) []string {
-	keys := make([]string, len(changes))
-	for i, c := range changes {
-		for _, t := range r.tables {
-			if t.def.Name == c.Table {
-				keys[i] = t.def.KeyString(c.Key)
-				break
-			}
-		}
-	}
-	return keys
-}
-
-// write writes changed rows to the shadow tables: rows the shadow holds already
-// are deleted first, then every row that is (still) there is copied in. keys
-// are the changes' row keys (keysOf).
-func (r *rebuild) write(ctx context.Context, tx pgx.Tx, changes []memstore.Change, keys []string) error {
-	for _, t := range r.tables {
+// write writes changed rows to the shadow tables: the rows they replace are
+// deleted first, then every row that is (still) there is copied in.
+func (r *session) write(ctx context.Context, tx pgx.Tx, changes []es.RowChange) error {
+	for i, d := range r.spec.Tables {
+		sh := r.shadows[i]
 		var (
 			gone [][]any // per key column, the keys of rows to delete
 			rows [][]any
 		)
-		for i, c := range changes {
-			if c.Table != t.def.Name {
+		for _, c := range changes {
+			if c.Table != d.Name {
 				continue
 			}
-			if _, ok := t.written[keys[i]]; ok {
+			if c.Replace {
 				if gone == nil {
-					gone = make([][]any, len(t.def.Key))
+					gone = make([][]any, len(d.Key))
 				}
-				for i, k := range t.def.Key {
-					col, _ := t.def.Column(k)
-					gone[i] = append(gone[i], param(col, c.Key[k]))
+				for j, k := range d.Key {
+					col, _ := d.Column(k)
+					gone[j] = append(gone[j], param(col, c.Key[k]))
 				}
 			}
 			if c.Row != nil {
-				vals := make([]any, len(t.def.Columns))
-				for i, col := range t.def.Columns {
-					vals[i] = param(col, c.Row[col.Name])
+				vals := make([]any, len(d.Columns))
+				for j, col := range d.Columns {
+					vals[j] = param(col, c.Row[col.Name])
 				}
 				rows = append(rows, vals)
 			}
 		}
 		if gone != nil {
 			args := make([]any, len(gone))
-			for i, g := range gone {
-				args[i] = g
+			for j, g := range gone {
+				args[j] = g
 			}
-			if _, err := tx.Exec(ctx, deleteKeysSQL(r.s.cfg.ViewSchema, t.shadow), args...); err != nil {
-				return fmt.Errorf("pgstore: rebuild %s: delete from %s: %w", r.p.Name(), t.shadow.Name, err)
+			if _, err := tx.Exec(ctx, deleteKeysSQL(r.s.cfg.ViewSchema, sh), args...); err != nil {
+				return r.errorf("delete from %s: %w", sh.Name, err)
 			}
 		}
 		if len(rows) > 0 {
-			cols := make([]string, len(t.def.Columns))
-			for i, c := range t.def.Columns {
-				cols[i] = c.Name
+			cols := make([]string, len(d.Columns))
+			for j, c := range d.Columns {
+				cols[j] = c.Name
 			}
-			if _, err := tx.CopyFrom(ctx, pgx.Identifier{r.s.cfg.ViewSchema, t.shadow.Name}, cols, pgx.CopyFromRows(rows)); err != nil {
-				return fmt.Errorf("pgstore: rebuild %s: copy into %s: %w", r.p.Name(), t.shadow.Name, err)
+			if _, err := tx.CopyFrom(ctx, pgx.Identifier{r.s.cfg.ViewSchema, sh.Name}, cols, pgx.CopyFromRows(rows)); err != nil {
+				return r.errorf("copy into %s: %w", sh.Name, err)
 			}
 		}
 	}
 	return nil
 }
 
-// index builds the secondary indexes of the shadow tables, under names of their
+// Index builds the secondary indexes of the shadow tables, under names of their
 // own until the swap, and updates the planner's statistics.
-func (r *rebuild) index(ctx context.Context) error {
-	for _, t := range r.tables {
-		table := tableRef(r.s.cfg.ViewSchema, t.shadow)
-		for _, cols := range t.def.Indexes {
-			ddl := fmt.Sprintf("CREATE INDEX IF NOT EXISTS %s ON %s (%s)", quoteIdent(indexName(t.shadow.Name, cols)), table, quoteList(cols))
+func (r *session) Index(ctx context.Context) error {
+	for i, d := range r.spec.Tables {
+		sh := r.shadows[i]
+		table := tableRef(r.s.cfg.ViewSchema, sh)
+		for _, cols := range d.Indexes {
+			ddl := fmt.Sprintf("CREATE INDEX IF NOT EXISTS %s ON %s (%s)", quoteIdent(indexName(sh.Name, cols)), table, quoteList(cols))
 			if _, err := r.s.pool.Exec(ctx, ddl); err != nil {
-				return fmt.Errorf("pgstore: rebuild %s: index %s: %w", r.p.Name(), t.shadow.Name, err)
+				return r.errorf("index %s: %w", sh.Name, err)
 			}
 		}
 		if _, err := r.s.pool.Exec(ctx, "ANALYZE "+table); err != nil {
-			return fmt.Errorf("pgstore: rebuild %s: analyze %s: %w", r.p.Name(), t.shadow.Name, err)
+			return r.errorf("analyze %s: %w", sh.Name, err)
 		}
 	}
 	return nil
 }
 
-// swap applies the last events and puts the shadow tables in place of the live
-// ones, in one transaction; a swap that waits too long for the tables' readers
-// gives up and tries again.
-func (r *rebuild) swap(ctx context.Context) error {
-	var err error
-	for try := range 5 {
-		if err = r.swapOnce(ctx); err == nil {
-			break
+// Swap implements [es.RebuildSession]: one transaction that takes the read
+// model's lock exclusively, applies the last events, renames the shadow tables
+// into place and records the version. A swap that waits more than two seconds
+// for a lock (a long reader of the live tables) fails, to be tried again.
+func (r *session) Swap(ctx context.Context, types []string, mark es.RebuildMark, catchUp func(context.Context, []es.EventRecord) ([]es.RowChange, error)) (es.Cursor, error) {
+	tx, err := r.s.pool.Begin(ctx)
+	if err != nil {
+		return es.Cursor{}, r.errorf("swap: %w", err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // a no-op after Commit
+	if _, err := tx.Exec(ctx, "SET LOCAL lock_timeout = '2s'"); err != nil {
+		return es.Cursor{}, r.errorf("swap: %w", err)
+	}
+	if err := r.fence(ctx, tx); err != nil {
+		return es.Cursor{}, err
+	}
+	inline := len(r.spec.Partitions) == 0
+	if inline {
+		// Commits that write the tables inline hold this lock shared: once it is
+		// granted, none is in flight, and every later one waits for the swap.
+		if _, err := tx.Exec(ctx, r.s.rsql.lockExclusive, r.spec.Projector); err != nil {
+			return es.Cursor{}, r.errorf("swap: lock: %w", err)
 		}
-		if pe := pgError(err); pe == nil || pe.Code != codeLockNotAvailable {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(time.Duration(try+1) * 200 * time.Millisecond):
-		}
+	}
+	var recs []es.EventRecord
+	if err := r.s.streamLog(ctx, tx, mark.Cursor, types, 0, inline, func(rec es.EventRecord) error {
+		recs = append(recs, rec)
+		return nil
+	}); err != nil {
+		return es.Cursor{}, r.errorf("swap: %w", err)
+	}
+	changes, err := catchUp(ctx, recs)
+	if err != nil {
+		return es.Cursor{}, err
+	}
+	if err := r.write(ctx, tx, changes); err != nil {
+		return es.Cursor{}, err
+	}
+	to := mark.Cursor
+	if len(recs) > 0 {
+		to = recs[len(recs)-1].Cursor()
+	}
+	if err := r.rename(ctx, tx); err != nil {
+		return es.Cursor{}, err
+	}
+	if inline {
+		_, err = tx.Exec(ctx, r.s.psql.setVersion, r.spec.Projector, int32(r.spec.Version))
+	} else {
+		_, err = tx.Exec(ctx, r.s.psql.checkpointAll, r.spec.Partitions, to.TxID, to.Position, int32(r.spec.Version))
 	}
 	if err != nil {
-		return err
+		return es.Cursor{}, r.errorf("swap: record the version: %w", err)
 	}
-	for _, t := range r.tables {
-		r.s.catalog.forget(t.def.Name)
-		r.s.catalog.forget(t.shadow.Name)
+	if _, err := tx.Exec(ctx, r.s.rsql.end, r.spec.Projector); err != nil {
+		return es.Cursor{}, r.errorf("swap: %w", err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return es.Cursor{}, r.errorf("swap: %w", err)
+	}
+	for i, d := range r.spec.Tables {
+		r.s.catalog.forget(d.Name)
+		r.s.catalog.forget(r.shadows[i].Name)
 	}
 	// Cached statements may describe the replaced tables; one whose result
 	// type changed would fail ("cached plan must not change result type").
@@ -448,146 +424,67 @@ func (r *rebuild) swap(ctx context.Context) error {
 		_ = c.Conn().DeallocateAll(ctx)
 		c.Release()
 	}
-	return nil
+	return to, nil
 }
 
-func (r *rebuild) swapOnce(ctx context.Context) error {
-	name := r.p.Name()
-	tx, err := r.s.pool.Begin(ctx)
-	if err != nil {
-		return fmt.Errorf("pgstore: rebuild %s: swap: %w", name, err)
-	}
-	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // a no-op after Commit
-	if _, err := tx.Exec(ctx, "SET LOCAL lock_timeout = '2s'"); err != nil {
-		return fmt.Errorf("pgstore: rebuild %s: swap: %w", name, err)
-	}
-	// The last events, read before this transaction writes (and gets an xid).
-	rows, err := tx.Query(ctx, r.s.sql.readLog, r.cursor.TxID, r.cursor.Position, nil)
-	if err != nil {
-		return fmt.Errorf("pgstore: rebuild %s: swap: read the log: %w", name, err)
-	}
-	recs, err := collectRecords(rows)
-	if err != nil {
-		return fmt.Errorf("pgstore: rebuild %s: swap: read the log: %w", name, err)
-	}
-	to := r.cursor
-	var (
-		mtx     *memstore.Tx
-		changes []memstore.Change
-		keys    []string
-	)
-	if len(recs) > 0 {
-		// Applied before the renewal locks the projections' rows: a failing
-		// event is recorded (SetFailure, on another connection) on one of them.
-		if mtx, err = r.apply(ctx, recs); err != nil {
-			return err
-		}
-		changes = mtx.Changes()
-		keys = r.keysOf(changes)
-	}
-	if _, err := r.renew(ctx, tx); err != nil {
-		return err
-	}
-	if len(recs) > 0 {
-		if err := r.write(ctx, tx, changes, keys); err != nil {
-			return err
-		}
-		to = recs[len(recs)-1].Cursor()
-	}
-	schema := quoteIdent(r.s.cfg.ViewSchema)
-	for _, t := range r.tables {
+// rename drops the live tables and puts the shadow tables in their place, with
+// the names of their keys and indexes.
+func (r *session) rename(ctx context.Context, tx pgx.Tx) error {
+	schema := r.s.cfg.ViewSchema
+	for i, d := range r.spec.Tables {
+		sh := r.shadows[i]
 		var pkey string
 		err := tx.QueryRow(ctx, `SELECT c.conname::text FROM pg_catalog.pg_constraint c
 			JOIN pg_catalog.pg_class t ON t.oid = c.conrelid JOIN pg_catalog.pg_namespace n ON n.oid = t.relnamespace
-			WHERE n.nspname = $1 AND t.relname = $2 AND c.contype = 'p'`, r.s.cfg.ViewSchema, t.shadow.Name).Scan(&pkey)
+			WHERE n.nspname = $1 AND t.relname = $2 AND c.contype = 'p'`, schema, sh.Name).Scan(&pkey)
 		if err != nil {
-			return fmt.Errorf("pgstore: rebuild %s: swap: primary key of %s: %w", name, t.shadow.Name, err)
+			return r.errorf("swap: primary key of %s: %w", sh.Name, err)
 		}
 		ddl := fmt.Sprintf("DROP TABLE IF EXISTS %s;\nALTER TABLE %s RENAME TO %s;\nALTER TABLE %s RENAME CONSTRAINT %s TO %s;\n",
-			tableRef(r.s.cfg.ViewSchema, t.def), tableRef(r.s.cfg.ViewSchema, t.shadow), quoteIdent(t.def.Name),
-			tableRef(r.s.cfg.ViewSchema, t.def), quoteIdent(pkey), quoteIdent(t.def.Name+"_pkey"))
-		for _, cols := range t.def.Indexes {
-			ddl += fmt.Sprintf("ALTER INDEX %s.%s RENAME TO %s;\n", schema, quoteIdent(indexName(t.shadow.Name, cols)), quoteIdent(indexName(t.def.Name, cols)))
+			tableRef(schema, d), tableRef(schema, sh), quoteIdent(d.Name),
+			tableRef(schema, d), quoteIdent(pkey), quoteIdent(d.Name+"_pkey"))
+		for _, cols := range d.Indexes {
+			ddl += fmt.Sprintf("ALTER INDEX %s.%s RENAME TO %s;\n", quoteIdent(schema), quoteIdent(indexName(sh.Name, cols)), quoteIdent(indexName(d.Name, cols)))
 		}
 		if _, err := tx.Exec(ctx, ddl); err != nil {
-			return fmt.Errorf("pgstore: rebuild %s: swap %s in: %w", name, t.def.Name, err)
+			return r.errorf("swap %s in: %w", d.Name, err)
 		}
-	}
-	tag, err := tx.Exec(ctx, r.s.psql.checkpointAll, r.names, r.owner, to.TxID, to.Position, int32(r.p.Version()))
-	if err != nil {
-		return fmt.Errorf("pgstore: rebuild %s: swap: checkpoints: %w", name, err)
-	}
-	if tag.RowsAffected() != int64(len(r.names)) {
-		return fmt.Errorf("pgstore: rebuild %s as %s: %w", name, r.owner, es.ErrLeaseLost)
-	}
-	if _, err := tx.Exec(ctx, r.s.psql.endRebuild, name); err != nil {
-		return fmt.Errorf("pgstore: rebuild %s: swap: %w", name, err)
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("pgstore: rebuild %s: swap: %w", name, err)
-	}
-	if mtx != nil {
-		r.committed(mtx, changes, keys, to, len(recs))
-		r.total = max(r.total, r.done)
 	}
 	return nil
 }
 
-// renew renews the leases of every partition on q, and returns their length;
-// it fails with an error wrapping es.ErrLeaseLost unless owner holds them all.
-func (r *rebuild) renew(ctx context.Context, q Querier) (time.Duration, error) {
-	rows, err := q.Query(ctx, r.s.psql.renew, r.names, r.owner)
-	if err != nil {
-		return 0, fmt.Errorf("pgstore: rebuild %s: renew leases: %w", r.p.Name(), err)
+func (r *session) Fail(ctx context.Context, msg string) error {
+	if _, err := r.s.pool.Exec(ctx, r.s.rsql.fail, r.spec.Projector, msg); err != nil {
+		return r.errorf("record its failure: %w", err)
 	}
-	ttls, err := pgx.CollectRows(rows, pgx.RowTo[float64])
-	if err != nil {
-		return 0, fmt.Errorf("pgstore: rebuild %s: renew leases: %w", r.p.Name(), err)
-	}
-	if len(ttls) != len(r.names) {
-		return 0, fmt.Errorf("pgstore: rebuild %s as %s: %w", r.p.Name(), r.owner, es.ErrLeaseLost)
-	}
-	ttl := time.Duration(ttls[0] * float64(time.Second))
-	for _, t := range ttls[1:] {
-		ttl = min(ttl, time.Duration(t*float64(time.Second)))
-	}
-	return ttl, nil
+	return nil
 }
 
-// keepLeases renews the leases every third of their length until ctx is done;
-// when they are lost, it cancels the rebuild.
-func (r *rebuild) keepLeases(ctx context.Context, ttl time.Duration, cancel context.CancelCauseFunc) {
-	every := max(ttl/3, 50*time.Millisecond)
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(every):
+func (r *session) Abort(ctx context.Context) error {
+	tx, err := r.s.pool.Begin(ctx)
+	if err != nil {
+		return r.errorf("abort: %w", err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // a no-op after Commit
+	if err := r.fence(ctx, tx); err != nil {
+		return err
+	}
+	for _, sh := range r.shadows {
+		if _, err := tx.Exec(ctx, "DROP TABLE IF EXISTS "+tableRef(r.s.cfg.ViewSchema, sh)); err != nil {
+			return r.errorf("abort: drop %s: %w", sh.Name, err)
 		}
-		if _, err := r.renew(ctx, r.s.pool); err != nil {
-			if ctx.Err() == nil && errors.Is(err, es.ErrLeaseLost) {
-				cancel(err)
-				return
-			}
-		}
+		r.s.catalog.forget(sh.Name)
 	}
-}
-
-func (r *rebuild) report(phase string) {
-	if r.progress == nil {
-		return
+	if _, err := tx.Exec(ctx, r.s.rsql.end, r.spec.Projector); err != nil {
+		return r.errorf("abort: %w", err)
 	}
-	var rate float64
-	if secs := time.Since(r.started).Seconds(); secs > 0 {
-		rate = float64(r.applied) / secs
-	}
-	r.progress(es.RebuildProgress{Projector: r.p.Name(), Done: r.done, Total: max(r.total, r.done), Rate: rate, Phase: phase})
+	return tx.Commit(ctx)
 }
 
 // deleteKeysSQL deletes the rows whose keys are in the arrays $1…$n, one per key
 // column.
 func deleteKeysSQL(schema string, d es.TableDef) string {
-	var using, on string
+	var using, on, cols string
 	for i, k := range d.Key {
 		c, _ := d.Column(k)
 		typ := sqlTypes[c.Type]
@@ -597,15 +494,10 @@ func deleteKeysSQL(schema string, d es.TableDef) string {
 		if i > 0 {
 			using += ", "
 			on += " AND "
+			cols += ", "
 		}
 		using += fmt.Sprintf("$%d::%s[]", i+1, typ)
 		on += fmt.Sprintf("t.%s = k.k%d", quoteIdent(k), i)
-	}
-	cols := ""
-	for i := range d.Key {
-		if i > 0 {
-			cols += ", "
-		}
 		cols += fmt.Sprintf("k%d", i)
 	}
 	return fmt.Sprintf("DELETE FROM %s t USING unnest(%s) AS k(%s) WHERE %s", tableRef(schema, d), using, cols, on)

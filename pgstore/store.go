@@ -19,10 +19,6 @@ const (
 type Config struct {
 	Schema     string // event-store schema, default "consequent"
 	ViewSchema string // view tables schema, default "consequent_views"
-	// RebuildChunk is how many events a rebuild applies and copies per
-	// transaction; an interrupted rebuild resumes after the last chunk
-	// (default 10000).
-	RebuildChunk int
 }
 
 // withDefaults returns cfg with empty fields defaulted, or an error when a name is
@@ -40,9 +36,6 @@ func (cfg Config) withDefaults() (Config, error) {
 	if err := checkIdent("Config.ViewSchema", cfg.ViewSchema); err != nil {
 		return cfg, err
 	}
-	if cfg.RebuildChunk <= 0 {
-		cfg.RebuildChunk = 10000
-	}
 	if cfg.Schema == cfg.ViewSchema {
 		return cfg, fmt.Errorf("pgstore: Config.Schema and Config.ViewSchema are both %q: view tables need a schema of their own", cfg.Schema)
 	}
@@ -57,6 +50,7 @@ type Store struct {
 	err     error // a configuration error, returned by every method
 	sql     storeSQL
 	psql    projectionSQL
+	rsql    rebuildSQL
 	catalog *catalog // view-table definitions, shared by the store's Views
 }
 
@@ -70,6 +64,7 @@ func New(pool *pgxpool.Pool, cfg Config) *Store {
 	if err == nil {
 		s.sql = newStoreSQL(cfg.Schema)
 		s.psql = newProjectionSQL(cfg.Schema)
+		s.rsql = newRebuildSQL(cfg.Schema)
 	}
 	return s
 }
@@ -85,7 +80,7 @@ func (s *Store) views(q Querier) *Views {
 
 // storeSQL holds the store's statements, with the schema filled in.
 type storeSQL struct {
-	commit, lockStreams, deleteStream                           string
+	commit, lockStreams, deleteStream, readModels               string
 	loadStream, streamInfo, readLog, loadSnapshot, commands     string
 	heldKeys, importStreams, importCommand, upsertImportStreams string
 }
@@ -99,6 +94,7 @@ func newStoreSQL(schema string) storeSQL {
 			$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
 			$17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32)`,
 		lockStreams:  `SELECT {{schema}}.lock_streams($1)`,
+		readModels:   `SELECT {{schema}}.read_models($1)`,
 		deleteStream: `SELECT {{schema}}.delete_stream($1)`,
 		loadStream: `SELECT ` + eventColumns + `
 			FROM {{schema}}.events e JOIN {{schema}}.streams s ON s.stream_id = e.stream_id
@@ -123,7 +119,7 @@ func newStoreSQL(schema string) storeSQL {
 			SELECT * FROM unnest($1::uuid[], $2::text[], $3::bigint[])
 			ON CONFLICT (stream_id) DO UPDATE SET version = EXCLUDED.version`,
 	}
-	for _, p := range []*string{&q.commit, &q.lockStreams, &q.deleteStream, &q.loadStream, &q.streamInfo,
+	for _, p := range []*string{&q.commit, &q.lockStreams, &q.readModels, &q.deleteStream, &q.loadStream, &q.streamInfo,
 		&q.readLog, &q.loadSnapshot, &q.commands, &q.heldKeys, &q.importStreams, &q.importCommand,
 		&q.upsertImportStreams} {
 		*p = withSchema(*p, schema)

@@ -153,7 +153,7 @@ func (s *Scenario) catchUp() error {
 		if err := w.CatchUp(s.ctx); err != nil {
 			return err
 		}
-		done, err := s.caughtUp()
+		done, err := s.caughtUp(w)
 		if err != nil || done {
 			return err
 		}
@@ -169,11 +169,7 @@ const catchUpTimeout = 30 * time.Second
 
 // caughtUp reports whether the projector's checkpoint of every partition has
 // reached the last given event of that partition.
-func (s *Scenario) caughtUp() (bool, error) {
-	ps, ok := s.store.(es.ProjectionStore)
-	if !ok {
-		return true, nil // NewProjectionWorker has said why not
-	}
+func (s *Scenario) caughtUp(w *es.ProjectionWorker) (bool, error) {
 	p := s.f.projector
 	last := make([]es.Cursor, p.Partitions())
 	for _, e := range s.history {
@@ -182,12 +178,12 @@ func (s *Scenario) caughtUp() (bool, error) {
 			last[part] = e.Cursor()
 		}
 	}
-	for part, c := range last {
-		st, err := ps.Projection(s.ctx, es.PartitionName(p, part))
-		if err != nil {
-			return false, err
-		}
-		if st.Checkpoint.Before(c) {
+	lags, err := w.Lag(s.ctx)
+	if err != nil {
+		return false, err
+	}
+	for _, l := range lags {
+		if l.State.Checkpoint.Before(last[l.Partition]) {
 			return false, nil
 		}
 	}

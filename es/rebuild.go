@@ -1,0 +1,344 @@
+package es
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// The phases of a rebuild, as [RebuildProgress.Phase] and the status report them.
+const (
+	PhaseReplay  = "replay"   // the log is replayed into the shadow tables
+	PhaseIndex   = "index"    // their secondary indexes are built
+	PhaseCatchUp = "catch-up" // the events committed meanwhile are applied
+	PhaseSwap    = "swap"     // the last events and the rename, in one transaction
+	PhaseDone    = "done"     // the new tables serve
+)
+
+// RebuildProgress reports how far a rebuild is, for tools to draw.
+type RebuildProgress struct {
+	Projector string
+	Version   int     // the version being built
+	Done      int64   // events applied so far
+	Total     int64   // events to apply (grows while the rebuild catches up)
+	Rate      float64 // events per second in this run
+	Phase     string  // PhaseReplay … PhaseDone
+}
+
+// ETA estimates the time left at the current rate (0 when unknown or done).
+func (p RebuildProgress) ETA() time.Duration {
+	if p.Rate <= 0 || p.Total <= p.Done {
+		return 0
+	}
+	return time.Duration(float64(p.Total-p.Done) / p.Rate * float64(time.Second))
+}
+
+// rebuildOptions tune one rebuild.
+type rebuildOptions struct {
+	owner    string
+	leaseTTL time.Duration
+	// chunk is how many events one write to the shadow tables covers: the
+	// unit of resumption after an interruption.
+	chunk int
+	// swapBudget is how many events at most the swap transaction may have to
+	// apply: until fewer are left, the rebuild catches up outside it.
+	swapBudget int
+	progress   func(RebuildProgress)
+	log        *slog.Logger
+	// force rebuilds tables that serve the projector's version already (to
+	// repair them); without it, such a rebuild does nothing.
+	force bool
+}
+
+func (o rebuildOptions) withDefaults() rebuildOptions {
+	if o.leaseTTL <= 0 {
+		o.leaseTTL = 10 * time.Second
+	}
+	if o.chunk <= 0 {
+		o.chunk = 50000
+	}
+	if o.swapBudget <= 0 {
+		o.swapBudget = 500
+	}
+	if o.log == nil {
+		o.log = slog.Default()
+	}
+	return o
+}
+
+// errRebuildElsewhere: another process holds the rebuild's lease.
+var errRebuildElsewhere = errors.New("another process is rebuilding the projector")
+
+// rebuildLease names the lease that one rebuild of p holds.
+func rebuildLease(p *Projector) string { return p.name + "#rebuild" }
+
+// rebuild is one run of the replay loop, the same for every store and for
+// inline and async projectors: the store only offers a [RebuildSession].
+type rebuild struct {
+	reg   *Registry
+	store ReadModelStore
+	p     *Projector
+	opts  rebuildOptions
+	types []string
+	sess  RebuildSession
+	tabs  *replayTables
+	mark  RebuildMark
+
+	started time.Time
+	applied int64 // events applied in this run, for the rate
+}
+
+// rebuildProjector rebuilds p's tables to p's version: it replays the log into
+// shadow tables (resuming an interrupted rebuild of the same version), builds
+// their indexes, catches up until the rest fits a short transaction, then
+// swaps them in. It returns errRebuildElsewhere when another process holds the
+// rebuild's lease, and a [*ProjectionFailure] when an event fails.
+func rebuildProjector(ctx context.Context, reg *Registry, store ReadModelStore, p *Projector, opts rebuildOptions) error {
+	opts = opts.withDefaults()
+	r := &rebuild{reg: reg, store: store, p: p, opts: opts, types: p.eventTypes(reg), started: time.Now()}
+	lease := rebuildLease(p)
+	held, err := store.Lease(ctx, lease, opts.owner, opts.leaseTTL)
+	if err != nil {
+		return fmt.Errorf("es: rebuild %s: %w", p.name, err)
+	}
+	if !held {
+		return errRebuildElsewhere
+	}
+	if st, err := store.Projection(ctx, partitionName(p, 0)); err != nil {
+		return fmt.Errorf("es: rebuild %s: %w", p.name, err)
+	} else if st.Version > p.Version() || (st.Version == p.Version() && !opts.force) {
+		_ = store.Release(ctx, lease, opts.owner)
+		return nil // built meanwhile, here or by a newer version
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	done := make(chan struct{})
+	go func() { // keep the lease; when it is lost, stop
+		defer close(done)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(opts.leaseTTL / 3):
+			}
+			held, err := store.Lease(ctx, lease, opts.owner, opts.leaseTTL)
+			if err == nil && !held {
+				cancel(fmt.Errorf("es: rebuild %s as %s: %w", p.name, opts.owner, ErrLeaseLost))
+				return
+			}
+		}
+	}()
+	defer func() {
+		cancel(nil)
+		<-done
+		_ = store.Release(context.WithoutCancel(ctx), lease, opts.owner)
+	}()
+	err = r.run(ctx)
+	if cause := context.Cause(ctx); err != nil && cause != nil && !errors.Is(err, cause) && !errors.Is(cause, context.Canceled) {
+		err = errors.Join(err, cause)
+	}
+	return err
+}
+
+func (r *rebuild) run(ctx context.Context) error {
+	spec := RebuildSpec{Projector: r.p.name, Version: r.p.Version(), Tables: r.p.tables,
+		Lease: rebuildLease(r.p), Owner: r.opts.owner}
+	if r.p.async {
+		for part := range r.p.Partitions() {
+			spec.Partitions = append(spec.Partitions, partitionName(r.p, part))
+		}
+	}
+	sess, err := r.store.OpenRebuild(ctx, spec)
+	if err != nil {
+		return fmt.Errorf("es: rebuild %s: %w", r.p.name, err)
+	}
+	r.sess, r.mark = sess, sess.Resumed()
+	r.tabs = newReplayTables(r.p.tables)
+	if r.mark.Done > 0 {
+		for _, d := range r.p.tables {
+			if err := sess.Rows(ctx, d.Name, func(row Row) error { return r.tabs.load(d.Name, row) }); err != nil {
+				return fmt.Errorf("es: rebuild %s: resume: %w", r.p.name, err)
+			}
+		}
+	}
+	if err := r.count(ctx); err != nil {
+		return err
+	}
+	if err := r.phase(ctx, PhaseReplay); err != nil {
+		return err
+	}
+	if err := r.follow(ctx); err != nil {
+		return err
+	}
+	if err := r.phase(ctx, PhaseIndex); err != nil {
+		return err
+	}
+	if err := sess.Index(ctx); err != nil {
+		return fmt.Errorf("es: rebuild %s: index: %w", r.p.name, err)
+	}
+	if err := r.phase(ctx, PhaseCatchUp); err != nil {
+		return err
+	}
+	for {
+		if err := r.follow(ctx); err != nil {
+			return err
+		}
+		if err := r.count(ctx); err != nil {
+			return err
+		}
+		if r.mark.Total-r.mark.Done <= int64(r.opts.swapBudget) {
+			break
+		}
+	}
+	if err := r.phase(ctx, PhaseSwap); err != nil {
+		return err
+	}
+	if err := r.swap(ctx); err != nil {
+		return err
+	}
+	r.mark.Phase = PhaseDone
+	r.logPhase()
+	r.report()
+	return nil
+}
+
+// count sets the total: what is done plus what the log holds after the cursor.
+func (r *rebuild) count(ctx context.Context) error {
+	n, err := r.store.CountLog(ctx, r.mark.Cursor, r.types)
+	if err != nil {
+		return fmt.Errorf("es: rebuild %s: %w", r.p.name, err)
+	}
+	r.mark.Total = r.mark.Done + n
+	return nil
+}
+
+// follow applies the log in chunks, each written with its mark, until a chunk
+// comes back short: the end of the log, give or take the last moments' events.
+func (r *rebuild) follow(ctx context.Context) error {
+	for {
+		n := 0
+		var last Cursor
+		err := r.store.StreamLog(ctx, r.mark.Cursor, r.types, r.opts.chunk, func(rec EventRecord) error {
+			n++
+			last = rec.Cursor()
+			return r.apply(ctx, rec)
+		})
+		if err != nil {
+			return r.failed(ctx, err)
+		}
+		if n == 0 {
+			return nil
+		}
+		mark := r.mark
+		mark.Cursor, mark.Done = last, mark.Done+int64(n)
+		mark.Total = max(mark.Total, mark.Done)
+		if err := r.sess.Write(ctx, r.tabs.changes(), mark); err != nil {
+			return fmt.Errorf("es: rebuild %s: write: %w", r.p.name, err)
+		}
+		r.mark, r.applied = mark, r.applied+int64(n)
+		r.report()
+		if n < r.opts.chunk {
+			return nil
+		}
+	}
+}
+
+// apply runs the projector's handler for one record on the replay tables.
+func (r *rebuild) apply(ctx context.Context, rec EventRecord) error {
+	env, err := r.reg.Decode(rec)
+	if err == nil {
+		err = r.p.Apply(ctx, r.tabs, env)
+	}
+	if err != nil {
+		return &ProjectionFailure{Projection: r.p.name, At: rec.Cursor(), StreamID: rec.StreamID,
+			Version: rec.Version, Type: rec.Type, Err: fmt.Errorf("rebuild to version %d: %w", r.p.Version(), err)}
+	}
+	return nil
+}
+
+// failed records a failing event as the rebuild's error, for its status.
+func (r *rebuild) failed(ctx context.Context, err error) error {
+	var f *ProjectionFailure
+	if !errors.As(err, &f) {
+		return fmt.Errorf("es: rebuild %s: read the log: %w", r.p.name, err)
+	}
+	if serr := r.sess.Fail(context.WithoutCancel(ctx), f.Error()); serr != nil {
+		return errors.Join(f, serr)
+	}
+	r.opts.log.Error("rebuild stopped at a failing event", "projector", r.p.name, "version", r.p.Version(), "error", f)
+	return f
+}
+
+// swap runs the store's swap; one that fails (a lock that could not be had in
+// time) is tried again, with the replay tables as they were before it.
+func (r *rebuild) swap(ctx context.Context) error {
+	var err error
+	for try := range 5 {
+		r.tabs.savepoint()
+		n := 0
+		var to Cursor
+		to, err = r.sess.Swap(ctx, r.types, r.mark, func(ctx context.Context, recs []EventRecord) ([]RowChange, error) {
+			for _, rec := range recs {
+				if err := r.apply(ctx, rec); err != nil {
+					return nil, err
+				}
+			}
+			n = len(recs)
+			return r.tabs.changes(), nil
+		})
+		if err == nil {
+			r.tabs.release()
+			r.mark.Cursor, r.mark.Done = to, r.mark.Done+int64(n)
+			r.mark.Total = max(r.mark.Total, r.mark.Done)
+			r.applied += int64(n)
+			return nil
+		}
+		r.tabs.rollback()
+		if _, failed := errors.AsType[*ProjectionFailure](err); failed {
+			return r.failed(ctx, err)
+		}
+		if errors.Is(err, ErrLeaseLost) || ctx.Err() != nil {
+			break
+		}
+		r.opts.log.Warn("rebuild swap failed, trying again", "projector", r.p.name, "error", err)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Duration(try+1) * 100 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("es: rebuild %s: swap: %w", r.p.name, err)
+}
+
+// phase records that the rebuild enters phase, for its status, and says so.
+func (r *rebuild) phase(ctx context.Context, phase string) error {
+	r.mark.Phase = phase
+	if err := r.sess.Write(ctx, nil, r.mark); err != nil {
+		return fmt.Errorf("es: rebuild %s: %w", r.p.name, err)
+	}
+	r.logPhase()
+	r.report()
+	return nil
+}
+
+// logPhase writes the one log line of a phase.
+func (r *rebuild) logPhase() {
+	r.opts.log.Info("rebuilding projector", "projector", r.p.name, "version", r.p.Version(), "phase", r.mark.Phase,
+		"done", r.mark.Done, "total", r.mark.Total, "rate", int64(r.rate()))
+}
+
+func (r *rebuild) rate() float64 {
+	if secs := time.Since(r.started).Seconds(); secs > 0 {
+		return float64(r.applied) / secs
+	}
+	return 0
+}
+
+func (r *rebuild) report() {
+	if r.opts.progress == nil {
+		return
+	}
+	r.opts.progress(RebuildProgress{Projector: r.p.name, Version: r.p.Version(), Done: r.mark.Done,
+		Total: max(r.mark.Total, r.mark.Done), Rate: r.rate(), Phase: r.mark.Phase})
+}

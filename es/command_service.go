@@ -45,6 +45,11 @@ type Options struct {
 	// RebuildChunk is how many events a rebuild applies per write to its shadow
 	// tables: the unit it resumes from after an interruption (default 50000).
 	RebuildChunk int
+	// RepairAfter is how long the commits of processes still running an older
+	// version of an inline projector must have stopped (they do not write the
+	// tables a newer version serves) before this service rebuilds those tables
+	// again, so that they hold their events too (default 10s).
+	RepairAfter time.Duration
 	// RebuildProgress, when set, is told how background rebuilds advance.
 	RebuildProgress func(RebuildProgress)
 	// Logger receives one line per rebuild phase and failures (nil: slog.Default()).
@@ -53,13 +58,14 @@ type Options struct {
 
 // runtime is what the service, its units of work and its loads share.
 type runtime struct {
-	reg    *Registry
-	inline []*Projector // the projectors that run inside commits
-	names  []string     // their names, for Commit.ReadModels
-	store  EventStore
-	clock  Clock
-	ids    IDGenerator
-	opts   Options
+	reg      *Registry
+	inline   []*Projector // the projectors that run inside commits
+	names    []string     // their names and versions, for Commit.ReadModels
+	versions []int
+	store    EventStore
+	clock    Clock
+	ids      IDGenerator
+	opts     Options
 }
 
 // CommandService executes commands: middleware, validation, the handler with a
@@ -114,7 +120,7 @@ func NewCommandService(ctx context.Context, reg *Registry, store EventStore, opt
 		if p.async {
 			continue
 		}
-		rt.inline, rt.names = append(rt.inline, p), append(rt.names, p.name)
+		rt.inline, rt.names, rt.versions = append(rt.inline, p), append(rt.names, p.name), append(rt.versions, p.Version())
 		if served < p.Version() {
 			opts.Logger.Info("projector tables built by an older version: they serve until the rebuild swaps the new ones in",
 				"projector", p.name, "version", p.Version(), "serving", served)
@@ -322,7 +328,7 @@ func (rt *runtime) attempt(ctx context.Context, h *commandHandler, cmd any, meta
 	}
 	var inTx func(context.Context, Persistor) error
 	if len(rt.inline) > 0 && len(envs) > 0 { // else one round trip, no transaction block
-		c.ReadModels = rt.names
+		c.ReadModels, c.Versions = rt.names, rt.versions
 		inTx = func(ctx context.Context, views Persistor) error {
 			refill(envs, c)
 			for _, env := range envs {

@@ -64,6 +64,12 @@ type ProjectionState struct {
 	Failed     bool // stopped at FailedAt, with Error, until resumed
 	FailedAt   Cursor
 	Error      string
+	// Skipped counts the commits of an older version of an inline projector
+	// that did not write its tables because a newer version's serve (a rolling
+	// deploy, after the swap); the newer version rebuilds them once they stop
+	// (see [Options.RepairAfter]). SkippedAt is the last one.
+	Skipped   int64
+	SkippedAt time.Time
 }
 
 // PartitionOf returns the partition of a stream among of partitions: its id's last

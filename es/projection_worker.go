@@ -376,7 +376,7 @@ func (w *ProjectionWorker) Resume(ctx context.Context, name string) error {
 // Lag is how far one async projection is behind the log.
 type Lag struct {
 	Projection string
-	Partition  int // of the projector's Partitions
+	Partition  int           // of the projector's Partitions
 	Events     int64         // events not applied yet
 	OldestAge  time.Duration // age of the oldest of them (0 when none)
 	State      ProjectionState

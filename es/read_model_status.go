@@ -21,7 +21,11 @@ type ProjectorStatus struct {
 	Phase string
 	// Stale: the live tables are an older version's. Processes still running
 	// that version keep them current; where none runs, they fall behind.
-	Stale   bool
+	Stale bool
+	// Skipped counts commits of an older version that did not write the tables
+	// its newer version serves (a rolling deploy); the newer version's
+	// processes rebuild them once those commits stop.
+	Skipped int64
 	Done    int64         // events the rebuild applied
 	Total   int64         // events it has to apply, as last counted
 	Rate    float64       // its events per second
@@ -75,7 +79,8 @@ func ReadModelStatus(ctx context.Context, reg *Registry, store EventStore) ([]Pr
 		default:
 			s.Phase = PhaseServing
 		}
-		s.Stale = st.Version < max(p.Version(), s.Building)
+		s.Skipped = st.Skipped
+		s.Stale = st.Version < max(p.Version(), s.Building) || st.Skipped > 0
 		out = append(out, s)
 	}
 	return out, nil

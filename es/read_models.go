@@ -94,17 +94,33 @@ func (b *rebuilder) close() {
 	b.wg.Wait()
 }
 
-// loop rebuilds p until its version serves. Another process's rebuild is
-// waited for; a failing one is tried again with backoff.
+// loop rebuilds p until its version serves, then watches for commits of
+// processes still running an older version, which leave the new tables behind
+// ([ProjectionState.Skipped]): once they have stopped for repairAfter, it
+// rebuilds the tables again. Another process's rebuild is waited for; a failing
+// one is tried again with backoff.
 func (b *rebuilder) loop(ctx context.Context, p *Projector) {
 	backoff := time.Second
 	var reported string
 	for ctx.Err() == nil {
-		err := rebuildProjector(ctx, b.reg, b.store, p, b.opts)
-		wait := backoff
+		wait := max(b.opts.repairAfter/2, 10*time.Millisecond)
+		st, err := b.store.Projection(ctx, partitionName(p, 0))
+		switch {
+		case err != nil:
+		case st.Version > p.Version():
+			return // a newer version serves: its processes look after the tables
+		case st.Version < p.Version():
+			err = rebuildProjector(ctx, b.reg, b.store, p, b.opts)
+		case st.Skipped > 0 && !p.async && time.Since(st.SkippedAt) >= b.opts.repairAfter:
+			b.opts.log.Info("rebuilding projector: processes of an older version committed without writing its tables",
+				"projector", p.name, "version", p.Version(), "skipped", st.Skipped)
+			opts := b.opts
+			opts.force = true
+			err = rebuildProjector(ctx, b.reg, b.store, p, opts)
+		}
 		switch {
 		case err == nil:
-			return
+			backoff, reported = time.Second, ""
 		case ctx.Err() != nil:
 			return
 		case errors.Is(err, errRebuildElsewhere):
@@ -116,7 +132,7 @@ func (b *rebuilder) loop(ctx context.Context, p *Projector) {
 					b.opts.log.Error("rebuild failed; trying again", "projector", p.name, "version", p.Version(), "error", err)
 				}
 			}
-			backoff = min(backoff*2, time.Minute)
+			wait, backoff = backoff, min(backoff*2, time.Minute)
 		}
 		select {
 		case <-ctx.Done():
@@ -128,5 +144,5 @@ func (b *rebuilder) loop(ctx context.Context, p *Projector) {
 // rebuildOptionsOf derives a rebuild's options from a service's.
 func rebuildOptionsOf(opts Options, log *slog.Logger) rebuildOptions {
 	return rebuildOptions{owner: ownerName(opts.Owner), leaseTTL: opts.LeaseTTL, chunk: opts.RebuildChunk,
-		progress: opts.RebuildProgress, log: log}
+		progress: opts.RebuildProgress, log: log, repairAfter: opts.RepairAfter}
 }

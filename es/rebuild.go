@@ -47,6 +47,9 @@ type rebuildOptions struct {
 	swapBudget int
 	progress   func(RebuildProgress)
 	log        *slog.Logger
+	// repairAfter is how long commits of an older version must have stopped
+	// before the tables they left behind are rebuilt.
+	repairAfter time.Duration
 	// force rebuilds tables that serve the projector's version already (to
 	// repair them); without it, such a rebuild does nothing.
 	force bool
@@ -64,6 +67,9 @@ func (o rebuildOptions) withDefaults() rebuildOptions {
 	}
 	if o.log == nil {
 		o.log = slog.Default()
+	}
+	if o.repairAfter <= 0 {
+		o.repairAfter = 10 * time.Second
 	}
 	return o
 }

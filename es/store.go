@@ -127,7 +127,13 @@ type Commit struct {
 	// where none is recorded). The runtime writes a projector's tables only
 	// when its serving version is the projector's own, so that a process still
 	// running an older version never writes the tables a newer one built.
+	//
+	// Versions are the committing program's versions of ReadModels. Where a
+	// newer version serves, the store counts the commit in
+	// [ProjectionState.Skipped]: its events are missing from those tables until
+	// a process of the newer version rebuilds them.
 	ReadModels []string
+	Versions   []int
 	Serving    []int // filled in by the store
 }
 

@@ -234,7 +234,8 @@ func (r *rebuildSession) Swap(ctx context.Context, types []string, mark es.Rebui
 	}
 	s.views.mu.Unlock()
 	if len(r.spec.Partitions) == 0 {
-		s.projection(r.spec.Projector).Version = r.spec.Version
+		p := s.projection(r.spec.Projector)
+		p.Version, p.Skipped, p.SkippedAt = r.spec.Version, 0, time.Time{}
 	}
 	for _, name := range r.spec.Partitions {
 		p := s.projection(name)

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -111,6 +112,9 @@ func (s *Store) Commit(ctx context.Context, c *es.Commit, inTx func(context.Cont
 	for i, name := range c.ReadModels {
 		if p := s.projs[name]; p != nil {
 			c.Serving[i] = p.Version
+			if i < len(c.Versions) && p.Version > c.Versions[i] {
+				p.Skipped, p.SkippedAt = p.Skipped+1, time.Now()
+			}
 		}
 	}
 	if inTx != nil {

@@ -53,7 +53,7 @@ func (s *Store) Commit(ctx context.Context, c *es.Commit, inTx func(ctx context.
 	b.Queue(s.sql.commit, args...).QueryRow(func(row pgx.Row) error { return row.Scan(&xact, &positions) })
 	var serving []int32
 	if len(c.ReadModels) > 0 { // the same round trip: lock them and read their versions
-		b.Queue(s.sql.readModels, c.ReadModels).QueryRow(func(row pgx.Row) error { return row.Scan(&serving) })
+		b.Queue(s.sql.readModels, c.ReadModels, versionsParam(c)).QueryRow(func(row pgx.Row) error { return row.Scan(&serving) })
 	}
 	if err := conn.SendBatch(ctx, b).Close(); err != nil {
 		rollback(ctx, conn)
@@ -304,4 +304,15 @@ func decodeMetadata(b []byte) (map[string]string, error) {
 		return nil, err
 	}
 	return m, nil
+}
+
+// versionsParam is the committing program's versions of c.ReadModels.
+func versionsParam(c *es.Commit) []int32 {
+	out := make([]int32, len(c.ReadModels))
+	for i := range out {
+		if i < len(c.Versions) {
+			out[i] = int32(c.Versions[i])
+		}
+	}
+	return out
 }

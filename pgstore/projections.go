@@ -33,7 +33,7 @@ func newProjectionSQL(schema string) projectionSQL {
 			   AND ($3::int[] IS NULL OR get_byte(uuid_send(e.stream_id), 15) = ANY ($3::int[])))
 			SELECT (SELECT count(*) FROM b), (SELECT b.time FROM b ORDER BY b.xact_id, b.position LIMIT 1)`,
 		state: `SELECT xact_id, position, version, coalesce(owner, ''), lease_until,
-			failed, failed_xact_id, failed_position, error
+			failed, failed_xact_id, failed_position, error, skipped, skipped_at
 			FROM {{schema}}.projections WHERE name = $1`,
 		// One statement, on the database's clock: the lease is taken when it
 		// is free, expired or the owner's already.
@@ -62,7 +62,7 @@ func newProjectionSQL(schema string) projectionSQL {
 			SET xact_id = $2, position = $3, version = $4, owner = NULL, lease_until = NULL,
 			    failed = false, failed_xact_id = '0', failed_position = 0, error = ''
 			WHERE name = ANY($1)`,
-		setVersion: `UPDATE {{schema}}.projections SET version = $2 WHERE name = $1`,
+		setVersion: `UPDATE {{schema}}.projections SET version = $2, skipped = 0, skipped_at = NULL WHERE name = $1`,
 	}
 	for _, p := range []*string{&q.readPartition, &q.behind, &q.state, &q.lease, &q.release, &q.advance,
 		&q.setFailure, &q.fence, &q.checkpointAll, &q.setVersion} {
@@ -136,9 +136,9 @@ func (s *Store) Projection(ctx context.Context, name string) (es.ProjectionState
 		return es.ProjectionState{}, s.err
 	}
 	st := es.ProjectionState{Name: name}
-	var until pgtype.Timestamptz
+	var until, skippedAt pgtype.Timestamptz
 	err := s.pool.QueryRow(ctx, s.psql.state, name).Scan(&st.Checkpoint.TxID, &st.Checkpoint.Position, &st.Version,
-		&st.Owner, &until, &st.Failed, &st.FailedAt.TxID, &st.FailedAt.Position, &st.Error)
+		&st.Owner, &until, &st.Failed, &st.FailedAt.TxID, &st.FailedAt.Position, &st.Error, &st.Skipped, &skippedAt)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return es.ProjectionState{Name: name}, nil
@@ -147,6 +147,9 @@ func (s *Store) Projection(ctx context.Context, name string) (es.ProjectionState
 	}
 	if until.Valid {
 		st.LeaseUntil = until.Time.UTC()
+	}
+	if skippedAt.Valid {
+		st.SkippedAt = skippedAt.Time.UTC()
 	}
 	return st, nil
 }

@@ -94,7 +94,7 @@ func newStoreSQL(schema string) storeSQL {
 			$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
 			$17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32)`,
 		lockStreams:  `SELECT {{schema}}.lock_streams($1)`,
-		readModels:   `SELECT {{schema}}.read_models($1)`,
+		readModels:   `SELECT {{schema}}.read_models($1, $2)`,
 		deleteStream: `SELECT {{schema}}.delete_stream($1)`,
 		loadStream: `SELECT ` + eventColumns + `
 			FROM {{schema}}.events e JOIN {{schema}}.streams s ON s.stream_id = e.stream_id

@@ -92,11 +92,7 @@ func (v *Views) Upsert(ctx context.Context, table string, row es.Row) error {
 
 // write inserts a whole row, replacing the one with its key when upsert is set.
 func (v *Views) write(ctx context.Context, op, table string, row es.Row, upsert bool) error {
-	def, err := v.table(ctx, table)
-	if err != nil {
-		return err
-	}
-	r, err := prepareRow(def, row, true)
+	def, r, _, err := v.prepare(ctx, table, row, true, nil)
 	if err != nil {
 		return err
 	}
@@ -109,15 +105,7 @@ func (v *Views) write(ctx context.Context, op, table string, row es.Row, upsert 
 
 // Update implements [es.Persistor].
 func (v *Views) Update(ctx context.Context, table string, where es.Where, set es.Row) (int64, error) {
-	def, err := v.table(ctx, table)
-	if err != nil {
-		return 0, err
-	}
-	s, err := prepareRow(def, set, false)
-	if err != nil {
-		return 0, err
-	}
-	cond, err := prepareWhere(def, where)
+	def, s, cond, err := v.prepare(ctx, table, set, false, where)
 	if err != nil {
 		return 0, err
 	}
@@ -139,11 +127,7 @@ func (v *Views) Update(ctx context.Context, table string, where es.Where, set es
 
 // Delete implements [es.Persistor].
 func (v *Views) Delete(ctx context.Context, table string, where es.Where) (int64, error) {
-	def, err := v.table(ctx, table)
-	if err != nil {
-		return 0, err
-	}
-	cond, err := prepareWhere(def, where)
+	def, _, cond, err := v.prepare(ctx, table, nil, false, where)
 	if err != nil {
 		return 0, err
 	}
@@ -157,11 +141,7 @@ func (v *Views) Delete(ctx context.Context, table string, where es.Where) (int64
 
 // Find implements [es.Persistor].
 func (v *Views) Find(ctx context.Context, table string, where es.Where) ([]es.Row, error) {
-	def, err := v.table(ctx, table)
-	if err != nil {
-		return nil, err
-	}
-	cond, err := prepareWhere(def, where)
+	def, _, cond, err := v.prepare(ctx, table, nil, false, where)
 	if err != nil {
 		return nil, err
 	}
@@ -203,6 +183,31 @@ func (v *Views) Find(ctx context.Context, table string, where es.Where) ([]es.Ro
 		return nil, v.writeError(def, "find in", nil, err)
 	}
 	return out, nil
+}
+
+// prepare returns the definition of table and row and where checked against
+// it (row only when non-nil). When a cached definition rejects them, the table
+// is described again once: a rebuild's swap, here or in another process, may
+// have replaced it since it was cached.
+func (v *Views) prepare(ctx context.Context, table string, row es.Row, full bool, where es.Where) (es.TableDef, es.Row, es.Row, error) {
+	for try := 0; ; try++ {
+		def, err := v.table(ctx, table)
+		if err != nil {
+			return es.TableDef{}, nil, nil, err
+		}
+		var r es.Row
+		if row != nil {
+			r, err = prepareRow(def, row, full)
+		}
+		var cond es.Row
+		if err == nil {
+			cond, err = prepareWhere(def, where)
+		}
+		if err == nil || try > 0 {
+			return def, r, cond, err
+		}
+		v.catalog.forget(table)
+	}
 }
 
 // canonicalResult turns what pgx scans into any into the canonical value.

@@ -34,7 +34,7 @@ func newRootCommand() *cobra.Command {
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return misuse("%v (see %s --help)", err, c.CommandPath())
 	})
-	root.AddCommand(newNewCommand())
+	root.AddCommand(newNewCommand(), newGenerateCommand())
 	return root
 }
 

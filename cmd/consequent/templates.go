@@ -12,10 +12,10 @@ import (
 )
 
 // templates holds the files of a new project (templates/project) and the files
-// the generators write. The in-memory store is built in one
+// the generators write (templates/generate). The in-memory store is built in one
 // place only, templates/project/store.go.tmpl.
 //
-//go:embed templates/project
+//go:embed templates/project templates/generate
 var templates embed.FS
 
 // render executes the template at name (under templates/) with data; a Go file

@@ -84,6 +84,9 @@ func newProject(stdout, stderr io.Writer, opts newOptions) (err error) {
 
 func newProjectData(opts newOptions) (projectData, error) {
 	data := projectData{Name: filepath.Base(filepath.Clean(opts.dir)), Module: opts.module}
+	if !validName(data.Name) {
+		return data, misuse("project name %q: use letters, digits, '-', '_' and '.', starting with a letter", data.Name)
+	}
 	if data.Module == "" {
 		data.Module = data.Name
 	}
@@ -102,6 +105,18 @@ func newProjectData(opts newOptions) (projectData, error) {
 	var err error
 	data.GoVersion, data.Requires, err = projectDeps()
 	return data, err
+}
+
+// validName reports whether a project may be named name: it names the command
+// and shows in its messages.
+func validName(name string) bool {
+	for i, r := range name {
+		letter := 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z'
+		if !letter && (i == 0 || !strings.ContainsRune("0123456789-_.", r)) {
+			return false
+		}
+	}
+	return name != ""
 }
 
 // consequentCheckout returns the absolute path of dir, a checkout of Consequent.

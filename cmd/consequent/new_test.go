@@ -100,7 +100,10 @@ var _ = Describe("consequent new", func() {
 		project := newProject()
 		var builders []string
 		Expect(filepath.WalkDir(project, func(name string, d fs.DirEntry, err error) error {
-			if err == nil && strings.HasSuffix(name, ".go") && strings.Contains(readFile(name), "NewMemoryStore") {
+			if err != nil || !strings.HasSuffix(name, ".go") {
+				return err
+			}
+			if src := readFile(name); strings.Contains(src, "es.NewMemoryStore(") || strings.Contains(src, "memstore.New(") {
 				builders = append(builders, filepath.Base(name))
 			}
 			return err
@@ -129,6 +132,8 @@ var _ = Describe("consequent new", func() {
 		Entry("two names", "consequent: usage: consequent new NAME [--module PATH] [--consequent-path DIR]", "new", "a", "b"),
 		Entry("a module path that is none", `consequent: module path "my app": invalid char ' ' (choose another with --module)`,
 			"new", "demo", "--module", "my app"),
+		Entry("a name that makes no command name", `consequent: project name "-x": use letters, digits, '-', '_' and '.', starting with a letter`,
+			"new", "--", "-x"),
 		Entry("a --consequent-path that is no checkout",
 			"consequent: --consequent-path /: not a checkout of Consequent (no go.mod of github.com/consequent/consequent there)",
 			"new", "demo", "--consequent-path", "/"),

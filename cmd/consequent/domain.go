@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"go/ast"
 	"go/parser"
@@ -11,8 +12,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-
-	"golang.org/x/mod/modfile"
 )
 
 const (
@@ -23,9 +22,8 @@ const (
 // domain is the package of a project that has the registration function,
 // func Register(reg *es.Registry), where consequent generate adds types.
 type domain struct {
-	root, module string // the project: go.mod's directory and module path
-	dir, pkg     string // the package's directory and name
-	importPath   string
+	root     string // the project's directory, go.mod's
+	dir, pkg string // the package's directory and name
 
 	register *funcDecl         // Register
 	suite    *funcDecl         // the spec function that calls every other, in a *_suite_test.go; nil if none
@@ -43,19 +41,18 @@ type funcDecl struct {
 	es    string // the file's name for package es
 }
 
-// findProject returns the directory of the go.mod nearest above dir, and its
-// module path.
-func findProject(dir string) (root, modulePath string, err error) {
+// findProject returns the directory of the go.mod nearest above dir.
+func findProject(dir string) (root string, err error) {
 	for d := dir; ; d = filepath.Dir(d) {
-		mod, err := os.ReadFile(filepath.Join(d, "go.mod"))
+		_, err := os.Stat(filepath.Join(d, "go.mod"))
 		if err == nil {
-			return d, modfile.ModulePath(mod), nil
+			return d, nil
 		}
 		if !errors.Is(err, fs.ErrNotExist) {
-			return "", "", err
+			return "", err
 		}
 		if filepath.Dir(d) == d {
-			return "", "", misuse("not inside a Go project: no go.mod in %s or above (consequent new NAME writes one)", dir)
+			return "", misuse("not inside a Go project: no go.mod in %s or above (consequent new NAME writes one)", dir)
 		}
 	}
 }
@@ -63,7 +60,7 @@ func findProject(dir string) (root, modulePath string, err error) {
 // findDomain finds the domain package of the project around cwd: the package
 // with func Register(reg *es.Registry) that holds cwd, else the only one.
 func findDomain(cwd string) (*domain, error) {
-	root, modulePath, err := findProject(cwd)
+	root, err := findProject(cwd)
 	if err != nil {
 		return nil, err
 	}
@@ -77,6 +74,7 @@ func findDomain(cwd string) (*domain, error) {
 		}
 		dom, err := parseDomain(dir)
 		if dom != nil {
+			dom.root = root
 			found = append(found, dom)
 		}
 		return err
@@ -84,28 +82,37 @@ func findDomain(cwd string) (*domain, error) {
 	if err != nil {
 		return nil, err
 	}
+	var holder *domain // the innermost that holds cwd
 	var dirs []string
 	for _, dom := range found {
-		if rel, err := filepath.Rel(dom.dir, cwd); err == nil && !strings.HasPrefix(rel, "..") {
-			found = []*domain{dom}
-			break
+		if rel := relTo(dom.dir, cwd); !strings.HasPrefix(rel, "..") && !filepath.IsAbs(rel) &&
+			(holder == nil || len(dom.dir) > len(holder.dir)) {
+			holder = dom
 		}
 		dirs = append(dirs, relTo(root, dom.dir))
 	}
-	switch len(found) {
-	case 0:
+	switch {
+	case holder != nil:
+		return holder, nil
+	case len(found) == 1:
+		return found[0], nil
+	case len(found) == 0:
 		return nil, failure("no domain package in %s: no package has func Register(reg *es.Registry) (consequent new NAME writes one)", root)
-	case 1:
-	default:
-		return nil, misuse("%d domain packages (%s): run consequent generate inside the one to change", len(found), strings.Join(dirs, ", "))
 	}
-	dom := found[0]
-	dom.root, dom.module = root, modulePath
-	dom.importPath = modulePath
-	if rel := relTo(root, dom.dir); rel != "." {
-		dom.importPath += "/" + filepath.ToSlash(rel)
+	return nil, misuse("%d domain packages (%s): run consequent generate inside the one to change", len(found), strings.Join(dirs, ", "))
+}
+
+// mayRegister reports whether a file of dir may declare the registration
+// function, before parsing it.
+func mayRegister(dir string) func(fs.DirEntry) bool {
+	return func(e fs.DirEntry) bool {
+		name := e.Name()
+		if !strings.HasSuffix(name, ".go") || strings.HasSuffix(name, "_test.go") {
+			return false
+		}
+		src, err := os.ReadFile(filepath.Join(dir, name))
+		return err == nil && bytes.Contains(src, []byte("func Register("))
 	}
-	return dom, nil
 }
 
 func skipDir(name string) bool {
@@ -116,7 +123,7 @@ func skipDir(name string) bool {
 // function, else nil.
 func parseDomain(dir string) (*domain, error) {
 	entries, err := os.ReadDir(dir)
-	if err != nil {
+	if err != nil || !slices.ContainsFunc(entries, mayRegister(dir)) {
 		return nil, err
 	}
 	dom := &domain{dir: dir, names: map[string]string{}, specs: map[string]string{}}

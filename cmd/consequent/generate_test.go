@@ -88,6 +88,17 @@ var _ = Describe("consequent generate", func() {
 		Expect(readFile(project, "todo", "register.go")).To(Equal(register))
 	})
 
+	It("works in the domain package that holds the current directory, and asks for one when several could be meant", func() {
+		billing := filepath.Join(project, "billing")
+		Expect(os.Mkdir(billing, 0o755)).To(Succeed())
+		Expect(os.WriteFile(filepath.Join(billing, "register.go"), []byte("package billing\n\n"+
+			"import \"github.com/consequent/consequent/es\"\n\nfunc Register(r *es.Registry) {}\n"), 0o644)).To(Succeed())
+		r := consequent(project, "generate", "workflow", "Archiving")
+		Expect(r.code).To(Equal(2))
+		Expect(r.stderr).To(Equal("consequent: 2 domain packages (billing, todo): run consequent generate inside the one to change\n"))
+		expectOK(consequent(filepath.Join(project, "todo"), "generate", "workflow", "Archiving"))
+	})
+
 	It("prints paths relative to where it runs", func() {
 		r := consequent(filepath.Join(project, "todo"), "generate", "workflow", "Archiving")
 		expectOK(r)

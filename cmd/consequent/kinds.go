@@ -39,7 +39,7 @@ func planAggregate(d *domain, name string, fields []field, _ genOptions) (*plan,
 	base := snake(name)
 	data := typeData{
 		Package: d.pkg, Name: name, Qualified: d.pkg + "." + name, Fields: fields,
-		Imports: imports([]string{esPkg}, fieldPackages(fields)), Receiver: strings.ToLower(name[:1]),
+		Imports: append([]string{esPkg}, fieldPackages(fields)...), Receiver: strings.ToLower(name[:1]),
 	}
 	command, event := "Add"+name, name+"Added"
 	spec := specData{
@@ -70,7 +70,7 @@ func planCommand(d *domain, name string, fields []field, _ genOptions) (*plan, e
 	data := typeData{
 		Package: d.pkg, Name: name, Qualified: d.pkg + "." + name, Fields: fields,
 		File: d.rel(base + ".go"), Handler: "handle" + name,
-		Imports: imports([]string{"context", "errors", esPkg}, fieldPackages(fields)),
+		Imports: append([]string{"context", "errors", esPkg}, fieldPackages(fields)...),
 	}
 	spec := specData{
 		SpecFunc: unexported(name) + "Specs", Subject: "the " + name + " command",
@@ -120,6 +120,10 @@ func planEvent(d *domain, name string, fields []field, opts genOptions) (*plan, 
 	}
 	p.declares = []string{name}
 	variable := agg.variable
+	if _, assigned := agg.stmt.(*ast.AssignStmt); assigned && variable == "" {
+		return nil, failure("%s: keep the registration of %s in a variable (x := es.RegisterAggregate(…)) to register its events",
+			d.relPath(d.register.file), agg.typeName)
+	}
 	if variable == "" { // keep the aggregate's registration: task := es.RegisterAggregate(…)
 		variable = unexported(agg.typeName)
 		if token.IsKeyword(variable) || variable == d.register.param || variable == d.register.es {
@@ -147,7 +151,7 @@ func eventAggregate(d *domain, event, named string) (registeredAggregate, error)
 			}
 		}
 		return registeredAggregate{}, failure("aggregate %s is not registered in %s (registered: %s)",
-			named, rel(d, d.register.file), strings.Join(names, ", "))
+			named, d.relPath(d.register.file), strings.Join(names, ", "))
 	}
 	var best registeredAggregate
 	for _, a := range aggs {
@@ -162,7 +166,7 @@ func eventAggregate(d *domain, event, named string) (registeredAggregate, error)
 		return aggs[0], nil
 	case len(aggs) == 0:
 		return best, failure("%s registers no aggregate for %s: generate one first (consequent generate aggregate NAME)",
-			rel(d, d.register.file), event)
+			d.relPath(d.register.file), event)
 	}
 	return best, misuse("which aggregate records %s? name it: --aggregate %s", event, strings.Join(names, "|"))
 }
@@ -179,7 +183,7 @@ func planProjector(d *domain, name string, fields []field, _ genOptions) (*plan,
 		Package: d.pkg, Name: name, Fields: fields,
 		Record: name + "Record", Records: name + "Records", Table: snake(name) + "_records",
 		Constructor: "New" + name + "Projector", ProjectorName: base,
-		Imports: imports([]string{esPkg, "github.com/google/uuid"}, fieldPackages(fields)),
+		Imports: append([]string{esPkg, "github.com/google/uuid"}, fieldPackages(fields)...),
 	}
 	data.Qualified = d.pkg + "." + data.Constructor
 	data.File = d.rel(base + ".go")

@@ -6,6 +6,7 @@ import (
 	"go/ast"
 	"os"
 	"path/filepath"
+	"slices"
 )
 
 // plan is everything one generate run writes, worked out before anything is
@@ -83,7 +84,7 @@ func (p *plan) check(d *domain) (state, string) {
 		case err != nil:
 			missing = true
 		case !bytes.Equal(old, f.content):
-			differ = rel(d, f.path)
+			differ = d.relPath(f.path)
 		}
 	}
 	if !missing && differ == "" && d.register.has(p.register) && d.suite.has(p.specCall(d)) {
@@ -91,17 +92,17 @@ func (p *plan) check(d *domain) (state, string) {
 	}
 	for _, n := range p.declares {
 		if file, ok := d.names[n]; ok {
-			return conflict, fmt.Sprintf("%s.%s exists already, in %s", d.pkg, n, rel(d, file))
+			return conflict, fmt.Sprintf("%s.%s exists already, in %s", d.pkg, n, d.relPath(file))
 		}
 	}
 	if file, ok := d.specs[p.specFunc]; ok {
-		return conflict, fmt.Sprintf("%s exists already, in %s", p.specFunc, rel(d, file))
+		return conflict, fmt.Sprintf("%s exists already, in %s", p.specFunc, d.relPath(file))
 	}
 	if differ != "" {
 		return conflict, differ + " exists already"
 	}
 	if d.register.has(p.register) {
-		return conflict, fmt.Sprintf("%s registers it already", rel(d, d.register.file))
+		return conflict, fmt.Sprintf("%s registers it already", d.relPath(d.register.file))
 	}
 	return absent, ""
 }
@@ -112,7 +113,7 @@ func (p *plan) specCall(d *domain) string {
 
 // edits returns the new contents of Register's file and of the suite's file.
 func (p *plan) edits(d *domain) (register, suite []byte, err error) {
-	ins := append(p.extra, d.register.add(p.register, p.registerAt, p.newGroup))
+	ins := append(slices.Clone(p.extra), d.register.add(p.register, p.registerAt, p.newGroup))
 	if register, err = apply(d.register.src, ins...); err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", d.register.file, err)
 	}
@@ -123,22 +124,13 @@ func (p *plan) edits(d *domain) (register, suite []byte, err error) {
 	return register, suite, nil
 }
 
-// rel is the path name of d's project as a message shows it: relative to the
-// root, with slashes.
-func rel(d *domain, name string) string {
-	return filepath.ToSlash(relTo(d.root, name))
+// relPath is the path of a file of d's project, as messages show it: relative
+// to the root, with slashes.
+func (d *domain) relPath(abs string) string {
+	return filepath.ToSlash(relTo(d.root, abs))
 }
 
-// rel is the path of file name in d's directory, as a message shows it.
+// rel is the path of file name in d's directory, as messages show it.
 func (d *domain) rel(name string) string {
-	return rel(d, filepath.Join(d.dir, name))
-}
-
-// imports joins package lists.
-func imports(lists ...[]string) []string {
-	var all []string
-	for _, l := range lists {
-		all = append(all, l...)
-	}
-	return all
+	return d.relPath(filepath.Join(d.dir, name))
 }

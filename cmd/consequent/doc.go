@@ -26,7 +26,8 @@
 // by its func Register(reg *es.Registry)). It adds the type in a file of its own,
 // its line in Register, and a spec that fails with what to write next, and prints
 // every file it created or changed. Fields such as title:string count:int due:time
-// id:uuid become struct fields with json tags. It never overwrites: a type or file
+// id:uuid become struct fields with json tags (an aggregate's are unexported state
+// fields; a projector's are its rows' columns). It never overwrites: a type or file
 // that exists is refused, unless it is exactly what the same command generated
 // before ("exists, nothing changed").
 //

@@ -20,7 +20,9 @@ directory (the package with func Register(reg *es.Registry)): the type in a file
 its own, its line in Register, and a spec that fails with what to write next. It
 prints every file it creates or changes and never overwrites one.
 
-Fields are name:type, with type one of ` + fieldTypeNames + ` (string if left out):
+Fields are name:type, with type one of ` + fieldTypeNames + ` (string if left
+out). They become struct fields with json tags (a projector's rows: columns; an
+aggregate's: unexported state):
   consequent generate command ArchiveTask task_id:uuid reason:string`,
 		Aliases: []string{"g"},
 		Args:    cobra.ArbitraryArgs,

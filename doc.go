@@ -16,6 +16,8 @@
 //     handlers and workflows, on any backend.
 //   - github.com/consequent/consequent/projectortest: projector specs: given events,
 //     then rows.
+//   - github.com/consequent/consequent/cmd/consequent: the consequent command, which
+//     writes a new project (consequent new) and adds types to it (consequent generate).
 //   - github.com/consequent/consequent/examples/blog: Sequent's blog, in Go, served
 //     over HTTP: the tutorial.
 //

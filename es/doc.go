@@ -187,11 +187,35 @@
 // expired ([WorkerOptions.LeaseTTL]). A failing event is retried with backoff, then
 // the projection stops at it with a [ProjectionFailure] that names the event, while
 // the others go on; [ProjectionWorker.Resume] restarts it. [ProjectionWorker.Lag]
-// tells how far behind each projection is. Deploying a projector with a higher
-// [Projector.Versioned] rebuilds its tables: without downtime on stores that
-// implement [Rebuilder] (pgstore fills shadow tables and swaps them in), in place
-// otherwise. [ProjectionWorker.CatchUp] processes everything and returns, for tests
-// and tools.
+// tells how far behind each projection is. [ProjectionWorker.CatchUp] processes
+// everything and returns, for tests and tools.
+//
+// # Changing a read model
+//
+// A projector's tables belong to its version. To change them (a column, a key,
+// what a handler writes), raise [Projector.Versioned] and deploy: the service
+// starts on the old tables, which keep serving reads, and rebuilds the new
+// version beside them in shadow tables, in the background of one process of the
+// deployment at a time (a lease), reading only the event types the projector
+// handles and writing in bulk; then it swaps them in, in one short transaction.
+// Commits that write an inline projector's tables wait for that transaction at
+// most (they read the serving version under a lock the swap holds exclusively,
+// see [Commit.ReadModels]); from then on they write the new tables. Inline and
+// async projectors take the same path; a [ProjectionWorker] rebuilds an async
+// one. During a rolling deploy, processes still running the old version keep the
+// old tables current until the swap; after it they keep executing commands but
+// leave the new tables alone, and a process of the new version rebuilds them
+// once such commits have stopped ([Options.RepairAfter]). Tables that changed
+// without a higher version fail the start, with the fix.
+//
+//	reg.AddProjector(blog.NewPostProjector().Versioned(2)) // post_records gained a column
+//	svc, err := es.NewCommandService(ctx, reg, store, es.Options{})
+//	defer svc.Close()                                      // stops a rebuild; the next start resumes it
+//	status, err := es.ReadModelStatus(ctx, reg, store)     // serving and building version, phase, rate, ETA
+//
+// [CommandService.Rebuild] runs a rebuild now, for tools (with
+// [Options.ManualRebuilds], only tools do). Stores offer rebuilds through
+// [ReadModelStore]; the replay loop is the runtime's, the same for every store.
 //
 // # Workflows
 //

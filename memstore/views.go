@@ -102,51 +102,6 @@ type memOp struct {
 	row   es.Row // the row (insert, upsert) or the columns set (update)
 }
 
-// Change is one row a [Tx] wrote: the row as it now is, or nil when the
-// transaction deleted it.
-type Change struct {
-	Table string
-	Key   es.Where
-	Row   es.Row
-}
-
-// Changes lists the rows the transaction has written since it began (or since its
-// last Commit), table by table in key order. A replay that applies events in
-// memory uses it to write only what changed to the database.
-func (tx *Tx) Changes() []Change {
-	tx.views.mu.RLock()
-	defer tx.views.mu.RUnlock()
-	var out []Change
-	tables := make([]string, 0, len(tx.overlay))
-	for name := range tx.overlay {
-		tables = append(tables, name)
-	}
-	slices.Sort(tables)
-	for _, name := range tables {
-		def := tx.views.tables[name].def
-		start := len(out)
-		for _, r := range tx.overlay[name] {
-			if r != nil {
-				out = append(out, Change{Table: name, Key: def.KeyOf(r), Row: copyRow(r)})
-			}
-		}
-		for k, r := range tx.overlay[name] {
-			if old, ok := tx.views.tables[name].rows[k]; r == nil && ok {
-				out = append(out, Change{Table: name, Key: def.KeyOf(old)})
-			} // a row inserted and deleted within the transaction changed nothing
-		}
-		slices.SortFunc(out[start:], func(a, b Change) int {
-			for _, k := range def.Key {
-				if c := es.CompareValues(a.Key[k], b.Key[k]); c != 0 {
-					return c
-				}
-			}
-			return 0
-		})
-	}
-	return out
-}
-
 // Commit makes the transaction's writes visible, all or none. Its writes are
 // replayed on the rows as other transactions committed them meanwhile: an insert
 // of a key committed since fails with [es.ErrDuplicateRecord]; an update sets its

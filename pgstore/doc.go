@@ -87,22 +87,25 @@
 //
 // # Rebuilds
 //
-// [Store] also implements [es.Rebuilder]: when a projector's version is newer
-// than its tables', the worker calls [Store.Rebuild], and the live tables keep
-// serving reads while it runs. Rebuild creates a shadow table per table
-// (<table>__rebuild, without secondary indexes), replays the whole log into
-// memory chunk by chunk ([Config.RebuildChunk] events, each applied in a
-// memstore.Tx) and writes each chunk's changed rows with COPY, in the same
-// transaction as the rebuild's cursor in the rebuilds table: an interrupted
-// rebuild of the same version loads the shadow tables back into memory and
-// resumes after its last chunk. At the end of the log it builds the secondary
-// indexes, catches up, and then, in one short transaction, checks the leases of
-// every partition, applies the last events, drops the live tables, renames the
-// shadows (and their primary keys and indexes) into their places, and sets every
-// partition's checkpoint and version. Readers wait for that transaction only;
-// cached statements of the pool's idle connections are deallocated after it, so
-// tables whose columns changed do not trip them. The projector's tables must fit
-// in memory; table names of a rebuilt projector must be at most 54 characters.
+// [Store] implements [es.ReadModelStore], the session through which the
+// runtime rebuilds a projector's tables when a higher version is deployed (see
+// es, "Changing a read model"); the live tables keep serving reads meanwhile.
+// [Store.OpenRebuild] creates a shadow table per table (<table>__rebuild,
+// without secondary indexes) and records the rebuild in the rebuilds table;
+// [Store.StreamLog] streams the events of the projector's types, one statement
+// per chunk; each chunk's changed rows are written with COPY in the same
+// transaction as the rebuild's progress, so an interrupted rebuild of the same
+// version (another process, after a crash) resumes after its last chunk. At the
+// end of the log the session builds the secondary indexes; the swap is one
+// short transaction: it takes the read model's advisory lock exclusively (every
+// commit that writes an inline projector's tables holds it shared, through the
+// read_models() function, in the same round trip as commit()), applies the last
+// events, drops the live tables, renames the shadows (and their primary keys and
+// indexes) into their places, and records the version (for an async projector:
+// every partition's checkpoint, whose leases it ends). Readers wait for that
+// transaction only, for two seconds at most (then the swap is tried again);
+// cached statements of the pool's idle connections are deallocated after it.
+// Table names of a rebuilt projector must be at most 54 characters.
 //
 // # Bulk import
 //

@@ -32,27 +32,20 @@
 //
 //   - optimistic concurrency per stream: a stale expected version fails with an
 //     error wrapping [es.ErrConcurrencyConflict] and writes nothing;
-//
 //   - unique keys, claimed and released atomically with the events; a key another
 //     stream holds fails with an [*es.UniqueKeyError];
-//
 //   - one global order: [Store.ReadLog] reads the log by [es.Cursor], and every
 //     commit is one transaction of the log;
-//
 //   - events are kept encoded, so every load runs the registry's codec and
 //     upcasters as production does; times are kept in canonical precision
 //     ([es.CanonicalTime]: UTC, microseconds);
-//
 //   - snapshots by schema, command records for the audit trail, deleting a stream
 //     with its snapshots and keys;
-//
 //   - view tables with canonical values ([es.Canonical]), rows found ordered by
 //     primary key, [es.ErrDuplicateRecord] for a taken key; the writes of inline
 //     projectors commit with the events, or nothing does;
-//
 //   - checkpoints, leases and failures of async projections: a worker that lost
-//     its lease writes nothing and gets [es.ErrLeaseLost].
-//
+//     its lease writes nothing and gets [es.ErrLeaseLost];
 //   - rebuilds of a projector's tables ([es.ReadModelStore]): shadow tables beside
 //     the live ones, swapped in under the store's lock, as pgstore does.
 //

@@ -57,6 +57,7 @@ func run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	defer svc.Close() // stops a background rebuild; another process, or the next start, resumes it
 
 	srv := &http.Server{Addr: *addr, Handler: api.NewServer(svc), ReadHeaderTimeout: 5 * time.Second}
 	served := make(chan error, 1)

@@ -5,7 +5,9 @@
 //	POST /posts                 add a post: {"author","title","content"} → 201 {"id"}
 //	PUT  /posts/{id}/title      change its title: {"title"} → 200 post
 //	POST /posts/{id}/publish    publish it → 200 post
-//	GET  /posts                 every post (optionally ?author=)
+//	POST /posts/{id}/archive    archive it → 200 post
+//	GET  /posts                 every post (optionally ?author=); with "archived"
+//	                            once version 2 of the post projector runs
 //	GET  /posts/{id}            one post
 //	GET  /posts/{id}/events     its events, each with the command that caused it
 //	POST /authors               add an author: {"name","email"} → 201 {"id"}

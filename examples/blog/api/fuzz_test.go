@@ -26,6 +26,7 @@ func FuzzAPI(f *testing.F) {
 		{"POST", "/posts", "", `{"author":"ben","title":"Hi","content":"x","extra":[1,2]}`},
 		{"PUT", "/posts/00000000-0000-0000-0000-000000000001/title", "ben", `{"title":"New"}`},
 		{"POST", "/posts/00000000-0000-0000-0000-000000000001/publish", "", ``},
+		{"POST", "/posts/00000000-0000-0000-0000-000000000001/archive", "", ``},
 		{"POST", "/posts/not-a-uuid/publish", "", `{}`},
 		{"GET", "/posts/00000000-0000-0000-0000-000000000001/events", "", ``},
 		{"GET", "/posts?author=%ff", "", ``},

@@ -16,21 +16,25 @@ import (
 
 // server holds what the handlers share.
 type server struct {
-	svc *es.CommandService
-	log *slog.Logger
+	svc   *es.CommandService
+	log   *slog.Logger
+	posts posts
 }
 
 // NewServer returns the blog's HTTP handler, executing commands with svc (built
-// from [blog.Register]) and reading its views and store. It logs to
-// [slog.Default]. The handler is safe for concurrent use.
+// from [blog.Register] or [blog.RegisterV2]) and reading its views and store.
+// Posts are read as the registered post projector writes them: with their
+// "archived" field from version 2 on. It logs to [slog.Default]. The handler is
+// safe for concurrent use.
 func NewServer(svc *es.CommandService) http.Handler {
-	s := &server{svc: svc, log: slog.Default()}
+	s := &server{svc: svc, log: slog.Default(), posts: postsOf(svc.Registry())}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /posts", s.addPost)
 	mux.HandleFunc("GET /posts", s.listPosts)
 	mux.HandleFunc("GET /posts/{id}", s.showPost)
 	mux.HandleFunc("PUT /posts/{id}/title", s.changeTitle)
 	mux.HandleFunc("POST /posts/{id}/publish", s.publishPost)
+	mux.HandleFunc("POST /posts/{id}/archive", s.archivePost)
 	mux.HandleFunc("GET /posts/{id}/events", s.postEvents)
 	mux.HandleFunc("POST /authors", s.addAuthor)
 	return s.recoverAndLog(mux)
@@ -106,6 +110,19 @@ func (s *server) publishPost(w http.ResponseWriter, r *http.Request) {
 	s.writePost(w, r, id)
 }
 
+func (s *server) archivePost(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := s.execute(r, blog.ArchivePost{PostID: id}); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writePost(w, r, id)
+}
+
 func (s *server) addAuthor(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		Name  string `json:"name"`
@@ -128,7 +145,7 @@ func (s *server) listPosts(w http.ResponseWriter, r *http.Request) {
 	if author := r.URL.Query().Get("author"); author != "" {
 		where["author"] = author
 	}
-	posts, err := blog.PostRecords.Find(r.Context(), s.svc.Views(), where)
+	posts, err := s.posts.find(r.Context(), s.svc.Views(), where)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -148,12 +165,40 @@ func (s *server) showPost(w http.ResponseWriter, r *http.Request) {
 // writePost answers with the post's row in post_records. Inline projectors commit
 // with the events, so the row already reflects a command that just returned.
 func (s *server) writePost(w http.ResponseWriter, r *http.Request, id uuid.UUID) {
-	post, err := blog.PostRecords.Get(r.Context(), s.svc.Views(), es.Where{"aggregate_id": id})
+	post, err := s.posts.get(r.Context(), s.svc.Views(), es.Where{"aggregate_id": id})
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, post)
+}
+
+// posts reads post_records with the row type of one version of the post projector.
+type posts interface {
+	find(ctx context.Context, views es.Persistor, where es.Where) (any, error)
+	get(ctx context.Context, views es.Persistor, where es.Where) (any, error)
+}
+
+// postsOf reads post_records as the post projector registered in reg writes
+// them. Until a new version's tables are swapped in, the live table is the old
+// version's: the columns it lacks read as zero values.
+func postsOf(reg *es.Registry) posts {
+	for _, p := range reg.Projectors() {
+		if p.Name() == "post_projector" && p.Version() >= 2 {
+			return postTable[blog.PostRecordV2]{blog.PostRecordsV2}
+		}
+	}
+	return postTable[blog.PostRecord]{blog.PostRecords}
+}
+
+type postTable[R any] struct{ t *es.Table[R] }
+
+func (p postTable[R]) find(ctx context.Context, views es.Persistor, where es.Where) (any, error) {
+	return p.t.Find(ctx, views, where)
+}
+
+func (p postTable[R]) get(ctx context.Context, views es.Persistor, where es.Where) (any, error) {
+	return p.t.Get(ctx, views, where)
 }
 
 // event is one entry of a post's history: the event and the command behind it.

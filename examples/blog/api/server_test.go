@@ -61,10 +61,11 @@ var _ = Describe("the blog HTTP API", func() {
 		handler http.Handler
 	)
 
-	BeforeEach(func() {
-		slog.SetDefault(slog.New(slog.NewTextHandler(GinkgoWriter, nil)))
+	// serve builds the service and its handler with the blog wired by register.
+	serve := func(register func(*es.Registry)) {
+		GinkgoHelper()
 		reg := es.NewRegistry()
-		blog.Register(reg)
+		register(reg)
 		st = &store{Store: memstore.New()}
 		svc, err := es.NewCommandService(context.Background(), reg, st, es.Options{
 			Clock: es.NewManualClock(time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)),
@@ -72,6 +73,11 @@ var _ = Describe("the blog HTTP API", func() {
 		})
 		Expect(err).NotTo(HaveOccurred())
 		handler = api.NewServer(svc)
+	}
+
+	BeforeEach(func() {
+		slog.SetDefault(slog.New(slog.NewTextHandler(GinkgoWriter, nil)))
+		serve(blog.Register)
 	})
 
 	do := func(method, path, body string, header ...string) response {
@@ -210,6 +216,38 @@ var _ = Describe("the blog HTTP API", func() {
 				return nil
 			}
 			Expect(do("POST", "/posts/"+id+"/publish", "").Status).To(Equal(http.StatusOK))
+		})
+	})
+
+	Describe("POST /posts/{id}/archive", func() {
+		It("archives the post and answers with it, as version 1 of post_records has it: no archived field", func() {
+			id := addPost("Old news")
+			r := do("POST", "/posts/"+id+"/archive", "")
+			Expect(r.Status).To(Equal(http.StatusOK))
+			Expect(decodeAs[map[string]any](r)).To(Equal(map[string]any{
+				"id": id, "author": "ben", "title": "Old news", "content": "Hello World!"}))
+			events := decodeAs[[]map[string]any](do("GET", "/posts/"+id+"/events", ""))
+			Expect(events[len(events)-1]).To(HaveKeyWithValue("type", "blog.PostArchived"))
+		})
+
+		It("answers 404 for an unknown post", func() {
+			Expect(do("POST", "/posts/00000000-0000-0000-0000-00000000ffff/archive", "").Status).To(Equal(http.StatusNotFound))
+		})
+
+		Context("with version 2 of the post projector", func() {
+			BeforeEach(func() { serve(blog.RegisterV2) })
+
+			It("shows the post archived, and every other post not", func() {
+				archived, kept := addPost("Old news"), addPost("News")
+				r := do("POST", "/posts/"+archived+"/archive", "")
+				Expect(r.Status).To(Equal(http.StatusOK))
+				Expect(decodeAs[map[string]any](r)).To(HaveKeyWithValue("archived", true))
+				Expect(do("POST", "/posts/"+archived+"/archive", "").Status).To(Equal(http.StatusOK), "archiving twice changes nothing")
+
+				Expect(decodeAs[[]map[string]any](do("GET", "/posts", ""))).To(HaveExactElements(
+					And(HaveKeyWithValue("id", archived), HaveKeyWithValue("archived", true)),
+					And(HaveKeyWithValue("id", kept), HaveKeyWithValue("archived", false))))
+			})
 		})
 	})
 

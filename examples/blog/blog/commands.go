@@ -44,6 +44,11 @@ type PublishPost struct {
 	PostID uuid.UUID `json:"post_id"`
 }
 
+// ArchivePost archives a post; archiving an archived post changes nothing.
+type ArchivePost struct {
+	PostID uuid.UUID `json:"post_id"`
+}
+
 // AddAuthor registers an author; no two authors share an email address.
 type AddAuthor struct {
 	AuthorID uuid.UUID `json:"author_id"`

@@ -18,6 +18,7 @@ type (
 	PostPublished struct {
 		PublishedAt time.Time `json:"published_at"`
 	}
+	PostArchived struct{}
 )
 
 // Author events.

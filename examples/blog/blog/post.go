@@ -14,6 +14,7 @@ type Post struct {
 	es.AggregateRoot
 	author, title string
 	published     bool
+	archived      bool
 }
 
 // add records a new post's events, as Sequent's Post constructor applies them.
@@ -47,6 +48,14 @@ func (p *Post) Publish(u *es.UnitOfWork) error {
 	return es.Record(p, PostPublished{PublishedAt: u.Now()})
 }
 
+// Archive archives the post, unless it is archived already.
+func (p *Post) Archive() error {
+	if p.archived {
+		return nil
+	}
+	return es.Record(p, PostArchived{})
+}
+
 // On implements es.Aggregate.
 func (p *Post) On(event any) {
 	switch e := event.(type) {
@@ -56,5 +65,7 @@ func (p *Post) On(event any) {
 		p.title = e.Title
 	case PostPublished:
 		p.published = true
+	case PostArchived:
+		p.archived = true
 	}
 }

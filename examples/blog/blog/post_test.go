@@ -103,6 +103,34 @@ func postSpecs(backend estest.Backend) {
 				ThenFails(es.ErrAggregateType)
 		})
 	})
+
+	Describe("ArchivePost", func() {
+		It("archives the post", func() {
+			blogSpec.Given(postID, added...).
+				When(blog.ArchivePost{PostID: postID}).
+				Then(blog.PostArchived{})
+		})
+
+		It("records nothing when the post is archived already", func() {
+			blogSpec.Given(postID, added...).
+				Given(postID, blog.PostArchived{}).
+				When(blog.ArchivePost{PostID: postID}).
+				ThenNoEvents()
+		})
+
+		It("archives a published post", func() {
+			blogSpec.Given(postID, added...).
+				Given(postID, blog.PostPublished{PublishedAt: estest.DefaultStart}).
+				When(blog.ArchivePost{PostID: postID}).
+				Then(blog.PostArchived{})
+		})
+
+		It("fails for an unknown post", func() {
+			blogSpec.
+				When(blog.ArchivePost{PostID: postID}).
+				ThenFails(es.ErrAggregateNotFound)
+		})
+	})
 }
 
 // invalid matches a *es.ValidationError with exactly these fields and messages.

@@ -7,14 +7,24 @@ import (
 )
 
 // Register wires the blog into r: aggregates and their events, command handlers,
-// the post projector and the publication workflow. Production and specs share it.
-func Register(r *es.Registry) {
+// the post projector (version 1, [NewPostProjector]) and the publication
+// workflow. Production and specs share it.
+func Register(r *es.Registry) { register(r, NewPostProjector()) }
+
+// RegisterV2 is [Register] with version 2 of the post projector
+// ([NewPostProjectorV2]), which adds the archived column to post_records: the
+// README's "Changing a read model". The acceptance suite deploys it over a
+// database that version 1 built.
+func RegisterV2(r *es.Registry) { register(r, NewPostProjectorV2()) }
+
+func register(r *es.Registry, posts *es.Projector) {
 	post := es.RegisterAggregate(r, "blog.Post", func() *Post { return new(Post) })
 	es.RegisterEvent[PostAdded](post, "blog.PostAdded")
 	es.RegisterEvent[PostAuthorChanged](post, "blog.PostAuthorChanged")
 	es.RegisterEvent[PostTitleChanged](post, "blog.PostTitleChanged")
 	es.RegisterEvent[PostContentChanged](post, "blog.PostContentChanged")
 	es.RegisterEvent[PostPublished](post, "blog.PostPublished")
+	es.RegisterEvent[PostArchived](post, "blog.PostArchived")
 
 	author := es.RegisterAggregate(r, "blog.Author", func() *Author { return new(Author) })
 	es.RegisterEvent[AuthorAdded](author, "blog.AuthorAdded")
@@ -44,6 +54,13 @@ func Register(r *es.Registry) {
 		}
 		return post.Publish(u)
 	})
+	es.Handle(r, "blog.ArchivePost", func(ctx context.Context, u *es.UnitOfWork, cmd ArchivePost) error {
+		post, err := es.Load[*Post](ctx, u, cmd.PostID)
+		if err != nil {
+			return err
+		}
+		return post.Archive()
+	})
 	es.Handle(r, "blog.AddAuthor", func(ctx context.Context, u *es.UnitOfWork, cmd AddAuthor) error {
 		a, err := es.Create[*Author](ctx, u, cmd.AuthorID)
 		if err != nil {
@@ -67,6 +84,6 @@ func Register(r *es.Registry) {
 			Message: "Your post " + `"` + post.title + `"` + " is published."})
 	})
 
-	r.AddProjector(NewPostProjector())
+	r.AddProjector(posts)
 	r.AddWorkflow(NewPublicationWorkflow())
 }

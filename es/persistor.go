@@ -95,6 +95,19 @@ type TableDef struct {
 	Indexes [][]string // secondary indexes
 }
 
+// String describes the table's columns and key, as errors show them:
+// "(id uuid, title text, published_at time null; key id)".
+func (d TableDef) String() string {
+	cols := make([]string, len(d.Columns))
+	for i, c := range d.Columns {
+		cols[i] = c.Name + " " + c.Type.String()
+		if c.Nullable {
+			cols[i] += " null"
+		}
+	}
+	return fmt.Sprintf("(%s; key %s)", strings.Join(cols, ", "), strings.Join(d.Key, ", "))
+}
+
 // Column returns the named column and whether it exists.
 func (d TableDef) Column(name string) (Column, bool) {
 	for _, c := range d.Columns {

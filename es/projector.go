@@ -60,9 +60,11 @@ func (p *Projector) Partitioned(n int) *Projector {
 // Partitions returns the number of partitions of an async projector (at least 1).
 func (p *Projector) Partitions() int { return max(p.partitions, 1) }
 
-// Versioned sets the projector's version (default 1). Deploying an async projector
-// with a version newer than the one its tables were built with rebuilds them from
-// the whole log (see [ProjectionWorker]). It returns p.
+// Versioned sets the projector's version (default 1). A projector's tables
+// belong to the version that built them: deploying a higher version, inline or
+// async, rebuilds them beside the live ones and swaps them in (see the package
+// doc, "Changing a read model"). Raise it whenever the tables or what the
+// handlers write into them change. It returns p.
 func (p *Projector) Versioned(v int) *Projector {
 	p.version = v
 	return p

@@ -43,7 +43,7 @@ const (
 )
 
 // ReadModelStatus reports every projector of reg as store records it: for
-// operators and tools (the command line's "projections status"), from any
+// operators and tools (a command line's "projections status"), from any
 // process. It needs a store that implements [ReadModelStore].
 func ReadModelStatus(ctx context.Context, reg *Registry, store EventStore) ([]ProjectorStatus, error) {
 	rms, ok := store.(ReadModelStore)

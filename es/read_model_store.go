@@ -35,8 +35,9 @@ type ReadModelStore interface {
 	StreamLog(ctx context.Context, after Cursor, types []string, limit int, fn func(EventRecord) error) error
 
 	// CountLog counts the events after the cursor of the given types (every type
-	// when types is empty), below the watermark.
-	CountLog(ctx context.Context, after Cursor, types []string) (int64, error)
+	// when types is empty), below the watermark; with committed, every committed
+	// one, also those the watermark still holds back.
+	CountLog(ctx context.Context, after Cursor, types []string, committed bool) (int64, error)
 
 	// ClaimVersion records version as the serving version of projection name
 	// unless one is recorded already, and returns the serving version.

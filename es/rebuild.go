@@ -186,16 +186,8 @@ func (r *rebuild) run(ctx context.Context) error {
 	if err := r.phase(ctx, PhaseCatchUp); err != nil {
 		return err
 	}
-	for {
-		if err := r.follow(ctx); err != nil {
-			return err
-		}
-		if err := r.count(ctx); err != nil {
-			return err
-		}
-		if r.mark.Total-r.mark.Done <= int64(r.opts.swapBudget) {
-			break
-		}
+	if err := r.catchUp(ctx); err != nil {
+		return err
 	}
 	if err := r.phase(ctx, PhaseSwap); err != nil {
 		return err
@@ -209,9 +201,59 @@ func (r *rebuild) run(ctx context.Context) error {
 	return nil
 }
 
+// catchUp follows the log until what is left fits the swap's budget. An
+// inline projector's swap applies every committed event, also those the log's
+// watermark holds back (a transaction in flight elsewhere on the server): while
+// too many are held back, it waits for the watermark, up to swapWait, and then
+// swaps all the same.
+func (r *rebuild) catchUp(ctx context.Context) error {
+	waited := time.Duration(0)
+	for {
+		before := r.mark.Done
+		if err := r.follow(ctx); err != nil {
+			return err
+		}
+		if err := r.count(ctx); err != nil {
+			return err
+		}
+		left := r.mark.Total - r.mark.Done
+		if !r.p.async {
+			n, err := r.store.CountLog(ctx, r.mark.Cursor, r.types, true)
+			if err != nil {
+				return fmt.Errorf("es: rebuild %s: %w", r.p.name, err)
+			}
+			left = n
+		}
+		if left <= int64(r.opts.swapBudget) {
+			return nil
+		}
+		if r.mark.Done > before {
+			continue // progress: go on catching up
+		}
+		if waited >= swapWait {
+			r.opts.log.Warn("rebuild swaps with more events than its budget: the log's watermark is held back by a transaction in flight",
+				"projector", r.p.name, "version", r.p.Version(), "events", left, "budget", r.opts.swapBudget)
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(swapPoll):
+		}
+		waited += swapPoll
+	}
+}
+
+// How long, and how often, a rebuild waits for a watermark held back before it
+// swaps with more events than its budget.
+const (
+	swapWait = 10 * time.Second
+	swapPoll = 50 * time.Millisecond
+)
+
 // count sets the total: what is done plus what the log holds after the cursor.
 func (r *rebuild) count(ctx context.Context) error {
-	n, err := r.store.CountLog(ctx, r.mark.Cursor, r.types)
+	n, err := r.store.CountLog(ctx, r.mark.Cursor, r.types, false)
 	if err != nil {
 		return fmt.Errorf("es: rebuild %s: %w", r.p.name, err)
 	}

@@ -217,11 +217,11 @@ func rebuildCases() []storeCase {
 				if len(got) != 3 || !after.Before(got[0].Cursor()) {
 					return fmt.Errorf("StreamLog after the second event, limit 3, gave %d events", len(got))
 				}
-				n, err := s.CountLog(ctx, after, []string{"rb.Added"})
+				n, err := s.CountLog(ctx, after, []string{"rb.Added"}, false)
 				if err != nil {
 					return err
 				}
-				all, err := s.CountLog(ctx, es.Cursor{}, nil)
+				all, err := s.CountLog(ctx, es.Cursor{}, nil, true)
 				if err != nil {
 					return err
 				}

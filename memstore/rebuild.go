@@ -46,7 +46,8 @@ func (s *Store) logAfter(after es.Cursor, types []string, limit int) []es.EventR
 }
 
 // CountLog implements [es.ReadModelStore].
-func (s *Store) CountLog(ctx context.Context, after es.Cursor, types []string) (int64, error) {
+// The memory store has no watermark: committed or not, the count is the same.
+func (s *Store) CountLog(ctx context.Context, after es.Cursor, types []string, _ bool) (int64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}

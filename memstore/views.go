@@ -36,7 +36,7 @@ func (m *Views) CreateTables(_ context.Context, defs ...es.TableDef) error {
 	for _, d := range defs {
 		if old, ok := m.tables[d.Name]; ok {
 			if !sameColumns(old.def, d) {
-				return fmt.Errorf("memstore: create table %s: %w", d.Name, es.ErrTableChanged)
+				return fmt.Errorf("memstore: create table %s: %w: %s, want %s", d.Name, es.ErrTableChanged, old.def, d)
 			}
 			continue
 		}

@@ -32,7 +32,7 @@ func newRebuildSQL(schema string) rebuildSQL {
 			ORDER BY e.xact_id, e.position LIMIT $4`,
 		countLog: `SELECT count(*) FROM {{schema}}.events e
 			WHERE (e.xact_id, e.position) > ($1::xid8, $2::bigint)
-			  AND e.xact_id < pg_snapshot_xmin(pg_current_snapshot())
+			  AND ($4 OR e.xact_id < pg_snapshot_xmin(pg_current_snapshot()))
 			  AND ($3::text[] IS NULL OR e.type = ANY ($3::text[]))`,
 		claim: `INSERT INTO {{schema}}.projections AS p (name, version) VALUES ($1, $2)
 			ON CONFLICT (name) DO UPDATE
@@ -93,9 +93,9 @@ func (s *Store) streamLog(ctx context.Context, q Querier, after es.Cursor, types
 }
 
 // CountLog implements [es.ReadModelStore].
-func (s *Store) CountLog(ctx context.Context, after es.Cursor, types []string) (int64, error) {
+func (s *Store) CountLog(ctx context.Context, after es.Cursor, types []string, committed bool) (int64, error) {
 	var n int64
-	if err := s.pool.QueryRow(ctx, s.rsql.countLog, pgx.QueryExecModeExec, after.TxID, after.Position, typesParam(types)).Scan(&n); err != nil {
+	if err := s.pool.QueryRow(ctx, s.rsql.countLog, pgx.QueryExecModeExec, after.TxID, after.Position, typesParam(types), committed).Scan(&n); err != nil {
 		return 0, fmt.Errorf("pgstore: count the log after %d/%d: %w", after.TxID, after.Position, err)
 	}
 	return n, nil

@@ -73,7 +73,7 @@ func (v *Views) CreateTables(ctx context.Context, defs ...es.TableDef) error {
 			return fmt.Errorf("pgstore: create table %s: not found after creating it", d.Name)
 		}
 		if !sameTable(got, d) {
-			return fmt.Errorf("pgstore: create table %s: %w: %s, want %s", d.Name, es.ErrTableChanged, describeDef(got), describeDef(d))
+			return fmt.Errorf("pgstore: create table %s: %w: %s, want %s", d.Name, es.ErrTableChanged, got, d)
 		}
 		v.catalog.put(got)
 	}

@@ -104,17 +104,6 @@ func sameTable(got, def es.TableDef) bool {
 	return slices.Equal(norm(got), norm(def)) && slices.Equal(got.Key, def.Key)
 }
 
-func describeDef(d es.TableDef) string {
-	cols := make([]string, len(d.Columns))
-	for i, c := range d.Columns {
-		cols[i] = c.Name + " " + c.Type.String()
-		if c.Nullable {
-			cols[i] += " null"
-		}
-	}
-	return fmt.Sprintf("(%s; key %s)", strings.Join(cols, ", "), strings.Join(d.Key, ", "))
-}
-
 func quoteList(names []string) string {
 	q := make([]string, len(names))
 	for i, n := range names {

@@ -284,6 +284,9 @@ func rebuildCases() []storeCase {
 				if err != nil {
 					return err
 				}
+				if _, err := readLogUntil(ctx, s, events); err != nil { // readable from here on
+					return err
+				}
 				reg := rbRegistry(rbProjectorV2())
 				opts := rbOptions()
 				opts.ManualRebuilds = true
@@ -295,7 +298,7 @@ func rebuildCases() []storeCase {
 				first, cancel := context.WithCancel(ctx)
 				defer cancel()
 				err = v2.Rebuild(first, rbProjector, func(p es.RebuildProgress) {
-					if p.Done > 0 {
+					if p.Phase == es.PhaseReplay && p.Done > 0 {
 						cancel()
 					}
 				})

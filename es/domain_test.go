@@ -310,7 +310,7 @@ func (w *world) log() []es.EventRecord {
 // account loads an account as of now, outside any unit of work.
 func (w *world) account(id uuid.UUID) *Account {
 	GinkgoHelper()
-	a, err := es.LoadAt[*Account](w.ctx, w.svc, id, es.StreamQuery{})
+	a, err := es.Get[*Account](w.ctx, w.svc, id)
 	Expect(err).NotTo(HaveOccurred())
 	return a
 }

@@ -377,9 +377,15 @@ func (w *ProjectionWorker) Resume(ctx context.Context, name string) error {
 type Lag struct {
 	Projection string
 	Partition  int           // of the projector's Partitions
-	Events     int64         // events not applied yet
+	Events     int64         // events readable and not applied yet
 	OldestAge  time.Duration // age of the oldest of them (0 when none)
-	State      ProjectionState
+	// Held counts events committed but not readable yet: the log's watermark
+	// holds them back while a transaction that began before them is in flight
+	// (on PostgreSQL, in any database of the server). HeldBy is that
+	// transaction, when the store can tell ([WatermarkStore]).
+	Held   int64
+	HeldBy *LogHolder
+	State  ProjectionState
 }
 
 // Lag reports how far behind each async projection (each partition) is.
@@ -397,6 +403,11 @@ func (w *ProjectionWorker) Lag(ctx context.Context) ([]Lag, error) {
 		l := Lag{Projection: j.name, Partition: j.part, Events: n, State: st}
 		if n > 0 {
 			l.OldestAge = time.Since(oldest)
+		}
+		if ws, ok := w.store.(WatermarkStore); ok {
+			if l.Held, l.HeldBy, err = ws.HeldBack(ctx, st.Checkpoint, j.part, j.of); err != nil {
+				return nil, err
+			}
 		}
 		out = append(out, l)
 	}

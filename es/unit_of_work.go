@@ -148,6 +148,18 @@ func (rt *runtime) load(ctx context.Context, t *AggregateType, id uuid.UUID, q S
 	return a, nil
 }
 
+// Get returns the current state of the aggregate of type A with id, outside
+// any command: the way to read an aggregate where no read model answers (a
+// check before a command, a tool, a spec). It loads through snapshots as a
+// command does. The result belongs to no unit of work, and [Record] on it
+// fails: change an aggregate through a command. A stream that does not exist
+// gives an error wrapping [ErrAggregateNotFound].
+//
+//	post, err := es.Get[*blog.Post](ctx, svc, id)
+func Get[A Aggregate](ctx context.Context, s *CommandService, id uuid.UUID) (A, error) {
+	return LoadAt[A](ctx, s, id, StreamQuery{})
+}
+
 // LoadAt rebuilds the aggregate of type A as it was at a point in its history: up
 // to q.ToVersion and/or as recorded until q.Until (time travel). The result is
 // read-only in spirit: it belongs to no unit of work, and [Record] on it fails.

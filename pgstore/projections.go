@@ -17,7 +17,7 @@ var _ es.ProjectionStore = (*Store)(nil)
 // filled in.
 type projectionSQL struct {
 	readPartition, behind, state, lease, release, advance, setFailure string
-	fence, checkpointAll, setVersion                                  string
+	fence, checkpointAll, setVersion, heldBack, holder                string
 }
 
 func newProjectionSQL(schema string) projectionSQL {
@@ -62,10 +62,18 @@ func newProjectionSQL(schema string) projectionSQL {
 			SET xact_id = $2, position = $3, version = $4, owner = NULL, lease_until = NULL,
 			    failed = false, failed_xact_id = '0', failed_position = 0, error = ''
 			WHERE name = ANY($1)`,
+		heldBack: `SELECT count(*) FROM {{schema}}.events e
+			WHERE (e.xact_id, e.position) > ($1::xid8, $2::bigint)
+			  AND e.xact_id >= pg_snapshot_xmin(pg_current_snapshot())
+			  AND ($3::int[] IS NULL OR get_byte(uuid_send(e.stream_id), 15) = ANY ($3::int[]))`,
+		holder: `SELECT coalesce(datname, ''), pid, extract(epoch FROM clock_timestamp() - xact_start)::float8, coalesce(state, '')
+			FROM pg_stat_activity
+			WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid()
+			ORDER BY age(backend_xid) DESC LIMIT 1`,
 		setVersion: `UPDATE {{schema}}.projections SET version = $2, skipped = 0, skipped_at = NULL WHERE name = $1`,
 	}
 	for _, p := range []*string{&q.readPartition, &q.behind, &q.state, &q.lease, &q.release, &q.advance,
-		&q.setFailure, &q.fence, &q.checkpointAll, &q.setVersion} {
+		&q.setFailure, &q.fence, &q.checkpointAll, &q.setVersion, &q.heldBack, &q.holder} {
 		*p = withSchema(*p, schema)
 	}
 	return q

@@ -44,6 +44,9 @@ func Handle[C any](r *Registry, name string, handle func(ctx context.Context, u 
 	case name == "":
 		r.fail("Handle[%s]: empty command name", t)
 		return
+	case r.handlers[t] != nil && r.handlers[t].name == name:
+		r.fail("command %s (%q) handled twice: remove the second Handle", t, name)
+		return
 	case r.handlers[t] != nil:
 		r.fail("a second handler for command %s: each command has one handler; merge them", t)
 		return

@@ -33,6 +33,7 @@ type Registry struct {
 	hookMu       sync.Mutex // hooks may be added while services run (a worker's wake-up)
 	afterCommit  []func(context.Context, []Envelope)
 	errs         []error
+	rejected     map[reflect.Type]bool // event types whose registration failed
 }
 
 // NewRegistry returns an empty registry.
@@ -47,11 +48,24 @@ func NewRegistry() *Registry {
 	}
 }
 
-// Err reports every registration mistake so far, joined, or nil.
-func (r *Registry) Err() error { return errors.Join(r.errs...) }
+// Err reports every registration mistake so far, joined, or nil: the ones
+// [NewCommandService] would refuse to start with.
+func (r *Registry) Err() error { return r.check() }
 
+// fail records a registration mistake, with the file and line of the
+// application's call that made it.
 func (r *Registry) fail(format string, args ...any) {
-	r.errs = append(r.errs, fmt.Errorf("es: "+format, args...))
+	r.errs = append(r.errs, fmt.Errorf("es: "+callerOutside()+format, args...))
+}
+
+// reject records a mistake in registering the event type t: later mistakes
+// that only follow from it (a projector handling t) are not reported.
+func (r *Registry) reject(t reflect.Type, format string, args ...any) {
+	if r.rejected == nil {
+		r.rejected = map[reflect.Type]bool{}
+	}
+	r.rejected[t] = true
+	r.fail(format, args...)
 }
 
 // AggregateType is a registered aggregate type; events are registered on it.
@@ -97,6 +111,8 @@ func RegisterAggregate[A Aggregate](r *Registry, name string, newA func() A, opt
 	switch {
 	case name == "":
 		r.fail("RegisterAggregate[%s]: empty name", t.goType)
+	case r.aggByName[name] != nil && r.aggByName[name].goType == t.goType:
+		r.fail("aggregate %s (%q) registered twice: remove the second RegisterAggregate", t.goType, name)
 	case r.aggByName[name] != nil:
 		r.fail("aggregate name %q registered twice (for %s and %s): give each type its own name", name, r.aggByName[name].goType, t.goType)
 	case r.aggregates[t.goType] != nil:
@@ -139,16 +155,19 @@ func RegisterEvent[E any](agg *AggregateType, name string, upcasters ...Upcaster
 	t := reflect.TypeFor[E]()
 	switch {
 	case t.Kind() != reflect.Struct:
-		r.fail("RegisterEvent[%s]: events must be struct types", t)
+		r.reject(t, "RegisterEvent[%s]: events must be struct types", t)
 		return
 	case name == "":
-		r.fail("RegisterEvent[%s]: empty name", t)
+		r.reject(t, "RegisterEvent[%s]: empty name", t)
+		return
+	case r.eventsByName[name] != nil && r.eventsByName[name].goType == t:
+		r.fail("event %s (%q) registered twice: remove the second RegisterEvent", t, name)
 		return
 	case r.eventsByName[name] != nil:
 		r.fail("event name %q registered twice (for %s and %s): give each type its own name", name, r.eventsByName[name].goType, t)
 		return
 	case r.events[t] != nil:
-		r.fail("event type %s registered twice (as %q and %q)", t, r.events[t].name, name)
+		r.fail("event type %s registered twice (as %q and %q): register it once, under one name", t, r.events[t].name, name)
 		return
 	}
 	e := &eventType{name: name, goType: t, aggregate: agg, upcasters: upcasters}
@@ -248,14 +267,14 @@ func (r *Registry) check() error {
 	errs := slices.Clone(r.errs)
 	for _, p := range r.projectors {
 		for t := range p.handlers {
-			if r.events[t] == nil {
+			if r.events[t] == nil && !r.rejected[t] {
 				errs = append(errs, fmt.Errorf("es: projector %q handles %s, which is not a registered event: register it with es.RegisterEvent", p.name, t))
 			}
 		}
 	}
 	for _, w := range r.workflows {
 		for t := range w.handlers {
-			if r.events[t] == nil {
+			if r.events[t] == nil && !r.rejected[t] {
 				errs = append(errs, fmt.Errorf("es: workflow %q reacts to %s, which is not a registered event: register it with es.RegisterEvent", w.name, t))
 			}
 		}

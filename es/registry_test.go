@@ -2,6 +2,9 @@ package es_test
 
 import (
 	"context"
+	"fmt"
+	goruntime "runtime"
+	"strings"
 
 	"github.com/consequent/consequent/es"
 	"github.com/consequent/consequent/memstore"
@@ -79,6 +82,24 @@ var _ = Describe("Registry", func() {
 			ContainSubstring(`command name "p.Do" registered twice`),
 			ContainSubstring("Handle[es_test.Transfer]: empty command name"),
 		))
+	})
+
+	It("names the file and line of the registration call, says to remove an exact duplicate, and reports no knock-on mistakes", func() {
+		a := es.RegisterAggregate(r, "p", func() *plain { return new(plain) })
+		es.RegisterEvent[plainHappened](a, "p.Happened")
+		_, _, line, _ := goruntime.Caller(0)
+		es.RegisterEvent[plainHappened](a, "p.Happened") // the line after Caller's
+		es.RegisterEvent[notAStruct](a, "p.NotAStruct")
+		p := es.NewProjector("knock-on")
+		es.Project(p, func(context.Context, es.Persistor, es.Envelope, notAStruct) error { return nil })
+		r.AddProjector(p)
+
+		err := build()
+		Expect(err).To(HaveOccurred())
+		Expect(strings.Split(err.Error(), "\n")).To(ConsistOf(
+			fmt.Sprintf(`es: es/registry_test.go:%d: event es_test.plainHappened ("p.Happened") registered twice: remove the second RegisterEvent`, line+1),
+			fmt.Sprintf(`es: es/registry_test.go:%d: RegisterEvent[es_test.notAStruct]: events must be struct types`, line+2),
+		), "the projector of the rejected type is no second mistake")
 	})
 
 	It("reports a projector that handles an unregistered event", func() {

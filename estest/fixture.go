@@ -2,6 +2,12 @@ package estest
 
 import (
 	"context"
+	"fmt"
+	"reflect"
+	goruntime "runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/consequent/consequent/es"
@@ -44,6 +50,30 @@ type Options struct {
 type Fixture struct {
 	register func(*es.Registry)
 	opts     Options
+
+	checked  sync.Once
+	regErr   error       // the registration's mistakes, found once
+	reported atomic.Bool // a scenario has reported them in full
+}
+
+// registrationError returns the mistakes of the registration function, in full
+// for the first scenario that asks and in one line, pointing back, for the
+// others: a mistake in Register fails every spec, and should be read once.
+func (f *Fixture) registrationError() error {
+	f.checked.Do(func() {
+		r := es.NewRegistry()
+		f.register(r)
+		if err := r.Err(); err != nil {
+			name := goruntime.FuncForPC(reflect.ValueOf(f.register).Pointer()).Name()
+			name = name[strings.LastIndex(name, "/")+1:]
+			f.regErr = fmt.Errorf("estest: %s has registration mistakes:\n%w", name, err)
+		}
+	})
+	if f.regErr == nil || f.reported.CompareAndSwap(false, true) {
+		return f.regErr
+	}
+	first, _, _ := strings.Cut(f.regErr.Error(), "\n")
+	return fmt.Errorf("%s (reported in full by the first spec that ran; fix them first)", first)
 }
 
 // New returns a fixture for the application wired by register, the function that

@@ -42,6 +42,10 @@ func (s *Scenario) setup(off int) bool {
 	if s.ready {
 		return true
 	}
+	if err := s.f.registrationError(); err != nil {
+		s.g.Expect(err).WithOffset(off).NotTo(gomega.HaveOccurred())
+		return false
+	}
 	s.reg = es.NewRegistry()
 	s.f.register(s.reg)
 	s.reg.AfterCommit(func(_ context.Context, events []es.Envelope) {

@@ -14,7 +14,8 @@
 //  2. a container started with testcontainers-go from CONSEQUENT_POSTGRES_IMAGE
 //     ([EnvImage], default [DefaultImage]), tuned for tests (no fsync) and stopped by
 //     [Close]. On machines whose engine cannot pull images, build one locally
-//     (../shared/ci/postgres-image.sh) and set TESTCONTAINERS_RYUK_DISABLED=true;
+//     (this repository's .ci/postgres-image.sh builds one from the machine's
+//     PostgreSQL) and set TESTCONTAINERS_RYUK_DISABLED=true;
 //  3. nothing: the spec is skipped with a message that says how to get a server —
 //     or fails, when CONSEQUENT_REQUIRE_DATABASE=1 ([EnvRequire], set by
 //     make integration-test).

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -99,9 +100,10 @@ func Open(ctx context.Context) (*DB, error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), provisionTimeout)
 	defer cancel()
 	process.db, process.err = provision(ctx, parallelProcess())
-	if errors.Is(process.err, ErrNoDatabase) && !required() {
-		// Skip messages show only in verbose runs: say it once where it is seen.
-		fmt.Fprintf(os.Stderr, "%v\n(the specs labelled %q that need it are skipped)\n", process.err, Label)
+	if errors.Is(process.err, ErrNoDatabase) && !required() && firstNotice() {
+		// Skip messages show only in verbose runs: say it once where it is seen,
+		// once per run of the ginkgo command (every suite and process would).
+		fmt.Fprintf(os.Stderr, "%v\n(the specs labelled %q that need it are skipped; make unit runs only the others)\n", process.err, Label)
 	}
 	return process.db, process.err
 }
@@ -199,7 +201,7 @@ func specDB(ctx context.Context) *DB {
 	case err == nil:
 		return db
 	case errors.Is(err, ErrNoDatabase) && !required():
-		ginkgo.Skip(err.Error())
+		ginkgo.Skip(skipMessage)
 	case errors.Is(err, ErrNoDatabase):
 		ginkgo.Fail(fmt.Sprintf("%v\n(%s is set, so a missing database is a failure)", err, EnvRequire))
 	default:
@@ -226,3 +228,20 @@ func required() bool {
 
 // parallelProcess is the Ginkgo parallel process number (1 under plain go test).
 func parallelProcess() int { return ginkgo.GinkgoParallelProcess() }
+
+// skipMessage is what a skipped PostgreSQL spec says; the notice printed once
+// per run says how to get a server.
+const skipMessage = "pgtest: no PostgreSQL server (see the notice above, or set " + EnvDatabaseURL + ")"
+
+// firstNotice reports whether this process is the first of this run of the
+// ginkgo command (or of go test) to announce that there is no server: the
+// suites and parallel processes of one run share their parent's process id.
+func firstNotice() bool {
+	name := filepath.Join(os.TempDir(), fmt.Sprintf("consequent-pgtest-notice-%d", os.Getppid()))
+	f, err := os.OpenFile(name, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return !errors.Is(err, os.ErrExist)
+	}
+	_ = f.Close()
+	return true
+}

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/onsi/ginkgo/v2"
 	"github.com/testcontainers/testcontainers-go"
+	tclog "github.com/testcontainers/testcontainers-go/log"
 	"github.com/testcontainers/testcontainers-go/wait"
 )
 
@@ -62,6 +63,7 @@ const (
 // startContainer starts a PostgreSQL container tuned for tests (no fsync: the data
 // dies with the container anyway) and waits until it accepts connections.
 func startContainer(ctx context.Context, image string) (s *server, err error) {
+	tclog.SetDefault(writerLogger{}) // its banner too: to the GinkgoWriter
 	defer func() {
 		// testcontainers panics when it cannot find a docker host at all.
 		if r := recover(); r != nil {

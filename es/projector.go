@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 )
 
 // Projector keeps view tables up to date from events. It declares the tables it
@@ -16,6 +17,7 @@ type Projector struct {
 	name       string
 	tables     []TableDef
 	handlers   map[reflect.Type]func(context.Context, Persistor, Envelope) error
+	sources    map[reflect.Type]string // where each handler was added, "file:line"
 	async      bool
 	version    int
 	partitions int
@@ -26,7 +28,8 @@ type Tabler interface{ Def() TableDef }
 
 // NewProjector returns a projector named name that manages the given tables.
 func NewProjector(name string, tables ...Tabler) *Projector {
-	p := &Projector{name: name, handlers: map[reflect.Type]func(context.Context, Persistor, Envelope) error{}}
+	p := &Projector{name: name, handlers: map[reflect.Type]func(context.Context, Persistor, Envelope) error{},
+		sources: map[reflect.Type]string{}}
 	for _, t := range tables {
 		p.tables = append(p.tables, t.Def())
 	}
@@ -102,6 +105,7 @@ func (p *Projector) eventTypes(reg *Registry) []string {
 //		return PostRecords.Insert(ctx, v, PostRecord{AggregateID: e.StreamID})
 //	})
 func Project[E any](p *Projector, handle func(ctx context.Context, views Persistor, e Envelope, event E) error) {
+	p.sources[reflect.TypeFor[E]()] = strings.TrimSuffix(callerOutside(), ": ")
 	p.handlers[reflect.TypeFor[E]()] = func(ctx context.Context, v Persistor, e Envelope) error {
 		return handle(ctx, v, e, e.Event.(E))
 	}
@@ -114,7 +118,11 @@ func (p *Projector) Apply(ctx context.Context, views Persistor, e Envelope) erro
 		return nil
 	}
 	if err := h(ctx, managedViews{p: p, Persistor: views}, e); err != nil {
-		return fmt.Errorf("projector %s: %s of stream %s version %d: %w", p.name, e.Type, e.StreamID, e.Version, err)
+		where := ""
+		if src := p.sources[reflect.TypeOf(e.Event)]; src != "" {
+			where = " (handler at " + src + ")"
+		}
+		return fmt.Errorf("projector %s: %s of stream %s version %d%s: %w", p.name, e.Type, e.StreamID, e.Version, where, err)
 	}
 	return nil
 }

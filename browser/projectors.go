@@ -21,9 +21,9 @@ type projectorView struct {
 
 type partitionView struct {
 	es.ProjectionState
-	Lag        int64         // events after the checkpoint
-	OldestAge  time.Duration // how long the oldest of them has waited
-	LeaseHeld  bool          // a lease that has not expired
+	Lag       int64         // events after the checkpoint
+	OldestAge time.Duration // how long the oldest of them has waited
+	LeaseHeld bool          // a lease that has not expired
 }
 
 // projectors shows every projector of the registry: the version its tables

@@ -31,22 +31,26 @@ type page struct {
 // parseTemplates parses the layout with each page template.
 func (h *handler) parseTemplates() map[string]*template.Template {
 	funcs := template.FuncMap{
-		"url":        h.url,
-		"streamURL":  func(id uuid.UUID) string { return h.url("streams", id.String()) },
-		"eventURL":   func(id uuid.UUID, v int64) string { return h.url("streams", id.String(), "events", strconv.FormatInt(v, 10)) },
+		"url":       h.url,
+		"streamURL": func(id uuid.UUID) string { return h.url("streams", id.String()) },
+		"eventURL": func(id uuid.UUID, v int64) string {
+			return h.url("streams", id.String(), "events", strconv.FormatInt(v, 10))
+		},
 		"commandURL": func(id uuid.UUID) string { return h.url("commands", id.String()) },
 		"flowURL":    func(id uuid.UUID) string { return h.url("commands") + "?correlation=" + id.String() },
 		"userURL":    func(user string) string { return h.url("commands") + "?user=" + url.QueryEscape(user) },
 		"typeURL":    func(typ string) string { return h.url("streams") + "?type=" + url.QueryEscape(typ) },
 		"logTypeURL": func(typ string) string { return h.url("log") + "?type=" + url.QueryEscape(typ) },
-		"logAtURL":   func(c es.Cursor) string { return h.url("log") + "?before=" + formatCursor(es.Cursor{TxID: c.TxID, Position: c.Position + 1}) },
-		"time":       formatTime,
-		"isoTime":    func(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) },
-		"cursor":     formatCursor,
-		"isNil":      func(id uuid.UUID) bool { return id == uuid.Nil },
-		"add":        func(a, b int64) int64 { return a + b },
-		"rate":       rate,
-		"duration":   func(d time.Duration) string { return d.Round(time.Second).String() },
+		"logAtURL": func(c es.Cursor) string {
+			return h.url("log") + "?before=" + formatCursor(es.Cursor{TxID: c.TxID, Position: c.Position + 1})
+		},
+		"time":     formatTime,
+		"isoTime":  func(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) },
+		"cursor":   formatCursor,
+		"isNil":    func(id uuid.UUID) bool { return id == uuid.Nil },
+		"add":      func(a, b int64) int64 { return a + b },
+		"rate":     rate,
+		"duration": func(d time.Duration) string { return d.Round(time.Second).String() },
 		"dict": func(kv ...any) (map[string]any, error) {
 			if len(kv)%2 != 0 {
 				return nil, fmt.Errorf("dict: %d arguments, want pairs", len(kv))

@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"path"
 	"strings"
 
@@ -174,6 +175,14 @@ func (h *handler) notFound(w http.ResponseWriter, r *http.Request) {
 // url returns the path of a page under the prefix.
 func (h *handler) url(parts ...string) string {
 	return h.opts.Prefix + "/" + strings.Join(parts, "/")
+}
+
+// query returns the URL of a page with a query string (none when q is empty).
+func (h *handler) query(page string, q url.Values) string {
+	if len(q) == 0 {
+		return h.url(page)
+	}
+	return h.url(page) + "?" + q.Encode()
 }
 
 func (h *handler) asset(w http.ResponseWriter, r *http.Request) {

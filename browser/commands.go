@@ -50,10 +50,10 @@ func (h *handler) commands(w http.ResponseWriter, r *http.Request) error {
 		d.Commands = d.Commands[:h.opts.PageSize]
 		older := cloneValues(link)
 		older.Set("before", formatCommandCursor(es.CursorOf(d.Commands[len(d.Commands)-1])))
-		d.Older = h.url("commands") + "?" + older.Encode()
+		d.Older = h.query("commands", older)
 	}
 	if !q.Before.IsZero() {
-		d.Newest = h.url("commands") + "?" + link.Encode()
+		d.Newest = h.query("commands", link)
 	}
 	title := "Commands"
 	switch {

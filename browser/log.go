@@ -67,10 +67,7 @@ func (h *handler) log(w http.ResponseWriter, r *http.Request) error {
 		if name != "" {
 			v.Set(name, formatCursor(c))
 		}
-		if len(v) == 0 {
-			return h.url("log")
-		}
-		return h.url("log") + "?" + v.Encode()
+		return h.query("log", v)
 	}
 	onFirst := q.Before == (es.Cursor{}) && (q.After == (es.Cursor{}) || !more)
 	if len(recs) > 0 {

@@ -102,7 +102,7 @@ func (h *handler) buildSpec(ctx context.Context, id uuid.UUID, info es.StreamInf
 	var summary string
 	switch {
 	case cmd != nil:
-		summary = fmt.Sprintf("when %s ran (%s%s)", cmd.Type, formatTime(cmd.Time), byUser(cmd.UserID))
+		summary = fmt.Sprintf("when %s ran (%s%s)", commentText(cmd.Type), formatTime(cmd.Time), byUser(cmd.UserID))
 		steps = append(steps, "SetClock("+p.expr(reflect.ValueOf(cmd.Time), 1, true)+")")
 		when := "When("
 		if c, err := h.reg.DecodeCommand(*cmd); err == nil {
@@ -129,7 +129,7 @@ func (h *handler) buildSpec(ctx context.Context, id uuid.UUID, info es.StreamInf
 	}
 
 	var b strings.Builder
-	fmt.Fprintf(&b, "// Given %s %s up to version %d, %s.\n", info.Type, id, view.Version, summary)
+	fmt.Fprintf(&b, "// Given %s %s up to version %d, %s.\n", commentText(info.Type), id, view.Version, summary)
 	if cmd != nil {
 		b.WriteString("// Then lists what it recorded: change it to what it should have recorded.\n")
 	}
@@ -229,7 +229,18 @@ func byUser(user string) string {
 	if user == "" {
 		return ""
 	}
-	return ", by " + user
+	return ", by " + commentText(user)
+}
+
+// commentText keeps stored text (a user, a type) in a // comment: a line
+// break in it would end the comment and put the rest in the spec's code.
+func commentText(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
+			return ' '
+		}
+		return r
+	}, s)
 }
 
 // commentSafe keeps text from ending a /* */ comment.

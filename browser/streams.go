@@ -84,11 +84,11 @@ func (h *handler) streams(w http.ResponseWriter, r *http.Request) error {
 	if len(d.Streams) > h.opts.PageSize {
 		d.Streams = d.Streams[:h.opts.PageSize]
 		link.Set("before", formatCursor(d.Streams[len(d.Streams)-1].Last))
-		d.Older = h.url("streams") + "?" + link.Encode()
+		d.Older = h.query("streams", link)
 		link.Del("before")
 	}
 	if before != (es.Cursor{}) {
-		d.Newest = h.url("streams") + "?" + link.Encode()
+		d.Newest = h.query("streams", link)
 	}
 	title := "Streams"
 	if d.Type != "" {

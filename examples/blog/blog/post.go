@@ -47,6 +47,15 @@ func (p *Post) Publish(u *es.UnitOfWork) error {
 	return es.Record(p, PostPublished{PublishedAt: u.Now()})
 }
 
+// ViewState shows the post's state in the event browser (browser.StateViewer).
+func (p *Post) ViewState() any {
+	return struct {
+		Author    string `json:"author"`
+		Title     string `json:"title"`
+		Published bool   `json:"published"`
+	}{p.author, p.title, p.published}
+}
+
 // On implements es.Aggregate.
 func (p *Post) On(event any) {
 	switch e := event.(type) {

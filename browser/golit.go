@@ -154,6 +154,9 @@ func (p *goPrinter) composite(typ string, elems []string, indent int) string {
 
 // typeName returns t as Go source, qualified by its package's name.
 func (p *goPrinter) typeName(t reflect.Type) string {
+	if t.Kind() == reflect.Uint8 && t.PkgPath() == "" {
+		return "byte"
+	}
 	if t.Name() != "" {
 		if t.PkgPath() != "" {
 			pkg := t.PkgPath()[strings.LastIndex(t.PkgPath(), "/")+1:]

@@ -2,6 +2,7 @@ package browser
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"go/format"
 	"reflect"
@@ -28,7 +29,8 @@ type specView struct {
 // its user) and the events it recorded as Then, ready to paste into a spec and
 // change into the events it should have recorded. When that command also
 // recorded versions up to upTo, the history given stops before it. Other
-// streams the command wrote are given up to their versions before it.
+// streams the command wrote, and those whose ids its payload holds (the
+// aggregates its handler is likely to load), are given as they were before it.
 func (h *handler) buildSpec(ctx context.Context, id uuid.UUID, info es.StreamInfo, upTo int64) (specView, error) {
 	var (
 		cmd      *es.CommandRecord
@@ -69,6 +71,36 @@ func (h *handler) buildSpec(ctx context.Context, id uuid.UUID, info es.StreamInf
 			streams[i].upTo = e.Version - 1
 		}
 	}
+	var decoded any
+	var decodeErr error
+	if cmd != nil {
+		decoded, decodeErr = h.reg.DecodeCommand(*cmd)
+		for _, ref := range uuidsIn(reflect.ValueOf(decoded)) {
+			if slices.ContainsFunc(streams, func(g given) bool { return g.id == ref }) {
+				continue
+			}
+			refInfo, err := h.store.StreamInfo(ctx, ref)
+			if errors.Is(err, es.ErrAggregateNotFound) {
+				continue
+			} else if err != nil {
+				return specView{}, err
+			}
+			recs, err := h.store.LoadStream(ctx, ref, es.StreamQuery{})
+			if err != nil {
+				return specView{}, err
+			}
+			var before int64
+			for _, rec := range recs {
+				if len(recorded) > 0 && rec.Cursor().Before(recorded[0].Cursor()) ||
+					len(recorded) == 0 && !rec.Time.After(cmd.Time) {
+					before = rec.Version
+				}
+			}
+			if before > 0 {
+				streams = append(streams, given{ref, refInfo.Type, before})
+			}
+		}
+	}
 	view := specView{Version: streams[0].upTo}
 
 	total := int64(0)
@@ -105,10 +137,10 @@ func (h *handler) buildSpec(ctx context.Context, id uuid.UUID, info es.StreamInf
 		summary = fmt.Sprintf("when %s ran (%s%s)", commentText(cmd.Type), formatTime(cmd.Time), byUser(cmd.UserID))
 		steps = append(steps, "SetClock("+p.expr(reflect.ValueOf(cmd.Time), 1, true)+")")
 		when := "When("
-		if c, err := h.reg.DecodeCommand(*cmd); err == nil {
-			when += p.expr(reflect.ValueOf(c), 1, false)
+		if decodeErr == nil {
+			when += p.expr(reflect.ValueOf(decoded), 1, false)
 		} else {
-			when += "nil /* " + commentSafe(err.Error()) + " */"
+			when += "nil /* " + commentSafe(decodeErr.Error()) + " */"
 		}
 		if cmd.UserID != "" {
 			p.use("es")
@@ -160,6 +192,46 @@ func (h *handler) eventList(p *goPrinter, recs []es.EventRecord) string {
 		b.WriteString("\t" + p.expr(reflect.ValueOf(env.Event), 2, false) + ",\n")
 	}
 	return b.String()
+}
+
+// uuidsIn returns the UUIDs a value holds, in its fields, elements and map
+// values, in order, each once.
+func uuidsIn(v reflect.Value) []uuid.UUID {
+	var out []uuid.UUID
+	var walk func(v reflect.Value, depth int)
+	walk = func(v reflect.Value, depth int) {
+		if !v.IsValid() || depth > 8 {
+			return
+		}
+		if v.Type() == uuidType {
+			if id := v.Interface().(uuid.UUID); id != uuid.Nil && !slices.Contains(out, id) {
+				out = append(out, id)
+			}
+			return
+		}
+		switch v.Kind() {
+		case reflect.Pointer, reflect.Interface:
+			if !v.IsNil() {
+				walk(v.Elem(), depth+1)
+			}
+		case reflect.Struct:
+			for i := range v.NumField() {
+				if v.Type().Field(i).IsExported() {
+					walk(v.Field(i), depth+1)
+				}
+			}
+		case reflect.Slice, reflect.Array:
+			for i := range v.Len() {
+				walk(v.Index(i), depth+1)
+			}
+		case reflect.Map:
+			for _, k := range v.MapKeys() {
+				walk(v.MapIndex(k), depth+1)
+			}
+		}
+	}
+	walk(v, 0)
+	return out
 }
 
 // commandEvents returns what command id recorded: across streams when the store

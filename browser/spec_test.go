@@ -128,4 +128,3 @@ func TestCopiedFromTheEventBrowser(t *testing.T) {
 		Expect(string(out)).To(ContainSubstring("--- PASS: TestCopiedFromTheEventBrowser"))
 	}, SpecTimeout(5*time.Minute))
 })
-

@@ -207,7 +207,7 @@ func loadAssets() map[string]asset {
 	if err != nil {
 		panic(err) // embedded at build time: cannot fail
 	}
-	types := map[string]string{".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
+	types := map[string]string{".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".svg": "image/svg+xml"}
 	for _, e := range entries {
 		body, err := files.ReadFile("assets/" + e.Name())
 		if err != nil {

@@ -25,7 +25,7 @@ type page struct {
 	Data    any
 
 	// Filled in by render.
-	Base, AppTitle, CSS, JS string
+	Base, AppTitle, CSS, JS, Icon string
 }
 
 // parseTemplates parses the layout with each page template.
@@ -94,6 +94,7 @@ func (h *handler) render(w http.ResponseWriter, r *http.Request, status int, nam
 	p.Base, p.AppTitle = h.opts.Prefix, h.opts.Title
 	p.CSS = h.url("assets", "browser.css") + "?v=" + h.assets["browser.css"].version
 	p.JS = h.url("assets", "browser.js") + "?v=" + h.assets["browser.js"].version
+	p.Icon = h.url("assets", "favicon.svg") + "?v=" + h.assets["favicon.svg"].version
 	if p.Query == "" && r != nil {
 		p.Query = r.URL.Query().Get("q")
 	}

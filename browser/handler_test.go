@@ -577,3 +577,26 @@ func logTypes(body string) []string {
 	}
 	return out
 }
+
+var _ = Describe("a stream of thousands of events", func() {
+	It("pages its events, rebuilds its state on request and declines to write it as a spec", func() {
+		s := newSession(estest.Memory, browser.Options{})
+		events := make([]any, 2100)
+		for i := range events {
+			events[i] = blogTitleChanged(fmt.Sprintf("title %d", i+1))
+		}
+		_, err := s.svc.Append(s.ctx, s.postID, events...)
+		Expect(err).NotTo(HaveOccurred())
+
+		r := s.get(streamPath(s.postID))
+		Expect(r.Code).To(Equal(http.StatusOK))
+		Expect(r.Text()).To(ContainSubstring("Events 1 to 50 of 2106"))
+		Expect(r.Text()).To(ContainSubstring("Rebuilding the state as of version 2106 reads 2106 events: rebuild it ."))
+		Expect(r.Text()).To(ContainSubstring("This spec would list 2106 events, given and recorded: too many to read (at most 500)."))
+		state := serve(s.handler, http.MethodGet, hrefOf(r.Body, "rebuild it"))
+		Expect(state.Code).To(Equal(http.StatusOK))
+		Expect(state.Text()).To(ContainSubstring(`"title": "title 2100"`))
+		last := serve(s.handler, http.MethodGet, hrefOf(r.Body, "Last"))
+		Expect(last.Text()).To(ContainSubstring("Events 2057 to 2106 of 2106"))
+	})
+})

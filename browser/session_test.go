@@ -166,3 +166,5 @@ func searchProjector() *es.Projector {
 	})
 	return p
 }
+
+func blogTitleChanged(title string) any { return blog.PostTitleChanged{Title: title} }

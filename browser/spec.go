@@ -85,6 +85,10 @@ func (h *handler) buildSpec(ctx context.Context, id uuid.UUID, info es.StreamInf
 			} else if err != nil {
 				return specView{}, err
 			}
+			if refInfo.Version > maxSpecEvents { // too long to give: say so below, without reading it
+				streams = append(streams, given{ref, refInfo.Type, refInfo.Version})
+				continue
+			}
 			recs, err := h.store.LoadStream(ctx, ref, es.StreamQuery{})
 			if err != nil {
 				return specView{}, err
@@ -103,12 +107,12 @@ func (h *handler) buildSpec(ctx context.Context, id uuid.UUID, info es.StreamInf
 	}
 	view := specView{Version: streams[0].upTo}
 
-	total := int64(0)
+	total := int64(len(recorded))
 	for _, g := range streams {
 		total += g.upTo
 	}
 	if total > maxSpecEvents {
-		view.Text = fmt.Sprintf("// The history before this command has %d events: too many for a spec (at most %d).\n", total, maxSpecEvents)
+		view.Text = fmt.Sprintf("// This spec would list %d events, given and recorded: too many to read (at most %d).\n", total, maxSpecEvents)
 		return view, nil
 	}
 

@@ -103,7 +103,9 @@ func (h *handler) stream(w http.ResponseWriter, r *http.Request) error {
 	if d.Groups, err = h.groupByCommand(ctx, recs); err != nil {
 		return err
 	}
-	if d.State, err = h.stateAt(ctx, id, info, at, h.opts.MaxPayload*4); err != nil {
+	if at > maxInlineState {
+		d.State = stateView{Version: at, Deferred: true, Whole: h.url("streams", id.String(), "state") + "?version=" + strconv.FormatInt(at, 10)}
+	} else if d.State, err = h.stateAt(ctx, id, info, at, h.opts.MaxPayload*4); err != nil {
 		return err
 	}
 	if specAt < 0 {
@@ -228,14 +230,19 @@ func (h *handler) event(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// maxInlineState is the longest history a stream page rebuilds the state from
+// by itself; a longer one is rebuilt on request, on the state page.
+const maxInlineState = 2000
+
 // stateView is an aggregate's state as of a version.
 type stateView struct {
-	Version int64
-	Text    string
-	Cut     bool
-	Viewer  bool   // from the aggregate's ViewState, not its events
-	Err     string // why there is no state to show
-	Whole   string // the state page
+	Version  int64
+	Deferred bool // too long a history to rebuild on the stream page
+	Text     string
+	Cut      bool
+	Viewer   bool   // from the aggregate's ViewState, not its events
+	Err      string // why there is no state to show
+	Whole    string // the state page
 }
 
 // stateAt rebuilds the aggregate of a stream as of version v and shows its

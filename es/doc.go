@@ -133,7 +133,10 @@
 // The [EventStore] interface is the contract for backends; memstore.New() keeps
 // everything in memory with the semantics of the PostgreSQL store (encoded
 // payloads, one global order read with [EventStore.ReadLog], unique keys,
-// snapshots) and serves specs and examples. [CommandService] and the stores are
+// snapshots) and serves specs and examples. Stores may offer more through
+// optional interfaces, found by type assertion: [ProjectionStore] for async
+// projectors, [ReadModelStore] for rebuilds, [BrowseStore] for tools that read
+// history (the event browser). [CommandService] and the stores are
 // safe for concurrent use; a [UnitOfWork] and the aggregates it hands out belong
 // to one goroutine.
 //

@@ -7,8 +7,8 @@ import (
 	"slices"
 )
 
-// LogQuery selects events of the global log for [Events].
-type LogQuery struct {
+// EventsQuery selects events of the global log for [Events].
+type EventsQuery struct {
 	After Cursor   // start after this point of the log (zero: from its start)
 	Types []string // registered event type names to read (empty: every type)
 	Limit int      // stop after this many events (0: no limit)
@@ -21,13 +21,13 @@ type LogQuery struct {
 // type in the store; on others, pages of [EventStore.ReadLog]. The first error
 // (a read that failed, an event that cannot be decoded) is yielded once, last.
 //
-//	for env, err := range es.Events(ctx, reg, store, es.LogQuery{Types: []string{"blog.PostAdded"}}) {
+//	for env, err := range es.Events(ctx, reg, store, es.EventsQuery{Types: []string{"blog.PostAdded"}}) {
 //		if err != nil {
 //			return err
 //		}
 //		fmt.Println(env.StreamID, env.Event)
 //	}
-func Events(ctx context.Context, reg *Registry, store EventStore, q LogQuery) iter.Seq2[Envelope, error] {
+func Events(ctx context.Context, reg *Registry, store EventStore, q EventsQuery) iter.Seq2[Envelope, error] {
 	return func(yield func(Envelope, error) bool) {
 		errStop := errors.New("stop")
 		each := func(rec EventRecord) error {
@@ -54,7 +54,7 @@ func Events(ctx context.Context, reg *Registry, store EventStore, q LogQuery) it
 }
 
 // readLogPages reads the log page by page through [EventStore.ReadLog].
-func readLogPages(ctx context.Context, store EventStore, q LogQuery, fn func(EventRecord) error) error {
+func readLogPages(ctx context.Context, store EventStore, q EventsQuery, fn func(EventRecord) error) error {
 	const page = 1000
 	after, n := q.After, 0
 	for {

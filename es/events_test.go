@@ -38,7 +38,7 @@ var _ = Describe("es.Events", func() {
 			w.exec(Deposit{ID: id, Amount: 5})
 		}
 	})
-	read := func(store es.EventStore, q es.LogQuery) ([]any, error) {
+	read := func(store es.EventStore, q es.EventsQuery) ([]any, error) {
 		var out []any
 		for env, err := range es.Events(w.ctx, w.svc.Registry(), store, q) {
 			if err != nil {
@@ -56,15 +56,15 @@ var _ = Describe("es.Events", func() {
 			return w.store
 		}
 		It("yields the log decoded, in order, filtered by type, after a cursor, up to a limit ("+kind+")", func() {
-			all, err := read(store(), es.LogQuery{})
+			all, err := read(store(), es.EventsQuery{})
 			Expect(err).NotTo(HaveOccurred())
 			Expect(all).To(HaveLen(9))
-			deposits, err := read(store(), es.LogQuery{Types: []string{"bank.Deposited"}})
+			deposits, err := read(store(), es.EventsQuery{Types: []string{"bank.Deposited"}})
 			Expect(err).NotTo(HaveOccurred())
 			Expect(deposits).To(Equal([]any{Deposited{Amount: 10}, Deposited{Amount: 5}, Deposited{Amount: 10},
 				Deposited{Amount: 5}, Deposited{Amount: 10}, Deposited{Amount: 5}}))
 			after := w.log()[2].Cursor()
-			some, err := read(store(), es.LogQuery{After: after, Types: []string{"bank.Deposited"}, Limit: 2})
+			some, err := read(store(), es.EventsQuery{After: after, Types: []string{"bank.Deposited"}, Limit: 2})
 			Expect(err).NotTo(HaveOccurred())
 			Expect(some).To(Equal([]any{Deposited{Amount: 10}, Deposited{Amount: 5}}))
 		})
@@ -72,7 +72,7 @@ var _ = Describe("es.Events", func() {
 
 	It("stops when the loop breaks", func() {
 		n := 0
-		for range es.Events(w.ctx, w.svc.Registry(), w.store, es.LogQuery{}) {
+		for range es.Events(w.ctx, w.svc.Registry(), w.store, es.EventsQuery{}) {
 			if n++; n == 2 {
 				break
 			}
@@ -83,7 +83,7 @@ var _ = Describe("es.Events", func() {
 	It("yields an event it cannot decode as the error, last", func() {
 		other := es.NewRegistry() // knows no bank events
 		var errs []error
-		for _, err := range es.Events(w.ctx, other, w.store, es.LogQuery{}) {
+		for _, err := range es.Events(w.ctx, other, w.store, es.EventsQuery{}) {
 			errs = append(errs, err)
 		}
 		Expect(errs).To(HaveLen(1))
@@ -94,7 +94,7 @@ var _ = Describe("es.Events", func() {
 		ctx, cancel := context.WithCancel(w.ctx)
 		cancel()
 		var got error
-		for _, err := range es.Events(ctx, w.svc.Registry(), memstore.New(), es.LogQuery{}) {
+		for _, err := range es.Events(ctx, w.svc.Registry(), memstore.New(), es.EventsQuery{}) {
 			got = err
 		}
 		Expect(errors.Is(got, context.Canceled)).To(BeTrue())

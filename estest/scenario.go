@@ -137,6 +137,14 @@ func (s *Scenario) AdvanceClock(d time.Duration) *Scenario {
 	return s
 }
 
+// SetClock sets the scenario's clock to t, for a When that must run at a given
+// time (the specs the event browser copies from a stream run the command at the
+// time it ran in production).
+func (s *Scenario) SetClock(t time.Time) *Scenario {
+	s.clock.Set(t)
+	return s
+}
+
 // When executes cmd through the application's real command service (validation,
 // handler, unique keys, commit, inline projectors) and keeps the outcome for Then.
 func (s *Scenario) When(cmd any, opts ...es.ExecOption) *Scenario { return s.when(offset, cmd, opts) }

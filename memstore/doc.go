@@ -47,7 +47,9 @@
 //   - checkpoints, leases and failures of async projections: a worker that lost
 //     its lease writes nothing and gets [es.ErrLeaseLost];
 //   - rebuilds of a projector's tables ([es.ReadModelStore]): shadow tables beside
-//     the live ones, swapped in under the store's lock, as pgstore does.
+//     the live ones, swapped in under the store's lock, as pgstore does;
+//   - browsing ([es.BrowseStore]): streams by their last event, the log newest
+//     first, commands by user, flow, cause and time, a command's events.
 //
 // What it does not do: keep anything across restarts or share data between
 // processes.

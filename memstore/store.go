@@ -25,6 +25,7 @@ type Store struct {
 	keys      map[string]map[string]uuid.UUID
 	snapshots map[uuid.UUID][]es.Snapshot
 	commands  map[uuid.UUID]es.CommandRecord
+	commandTx map[uuid.UUID]uint64 // the transaction of each command's commit
 	views     *Views
 	lastPos   int64
 	lastTx    uint64
@@ -45,6 +46,7 @@ func New() *Store {
 		keys:      map[string]map[string]uuid.UUID{},
 		snapshots: map[uuid.UUID][]es.Snapshot{},
 		commands:  map[uuid.UUID]es.CommandRecord{},
+		commandTx: map[uuid.UUID]uint64{},
 		views:     NewViews(),
 		projs:     map[string]*es.ProjectionState{},
 		rebuilds:  map[string]*es.RebuildState{},
@@ -128,6 +130,7 @@ func (s *Store) Commit(ctx context.Context, c *es.Commit, inTx func(context.Cont
 	}
 	s.lastTx, s.lastPos = tx, pos
 	s.commands[c.Command.ID] = cloneCommand(c.Command)
+	s.commandTx[c.Command.ID] = tx
 	for _, w := range c.Streams {
 		st := s.streams[w.StreamID]
 		if st == nil {

@@ -112,6 +112,20 @@
 // [Store.Import] loads a long history with COPY in one transaction, checked like
 // a commit (versions follow on from the stored ones, without gaps).
 //
+// # Browsing history
+//
+// [Store] implements [es.BrowseStore], for the event browser and tools: streams
+// by their last event (the log walked backwards along its index, or a type's
+// streams by an index on streams.type, whichever PostgreSQL estimates cheaper),
+// the log newest first (by event type on an index of (type, xact_id, position);
+// a time range filters as the log is walked), commands by user, flow, causing
+// event and time on indexes of commands, and the events of a command through
+// its transaction (a command and its events commit together). Migration 006
+// adds these indexes; on a large store create them beforehand with CREATE INDEX
+// CONCURRENTLY under the same names, so that the migration keeps them instead
+// of blocking commits while it builds them. Each query is built from the
+// filters a call sets, so that every variant has a plan on its index.
+//
 // # View tables
 //
 // [Views] implements [es.Persistor] with the semantics of memstore.Views:

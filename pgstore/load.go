@@ -90,25 +90,8 @@ func (s *Store) Commands(ctx context.Context, ids ...uuid.UUID) ([]es.CommandRec
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: commands: %w", err)
 	}
-	defer rows.Close()
-	var out []es.CommandRecord
-	for rows.Next() {
-		var (
-			c          es.CommandRecord
-			corr, caus pgtype.UUID
-			meta       []byte
-		)
-		if err := rows.Scan((*[16]byte)(&c.ID), &c.Type, &c.Data, &c.Time, &c.UserID, &corr, &caus, &meta); err != nil {
-			return nil, fmt.Errorf("pgstore: commands: %w", err)
-		}
-		c.Time = c.Time.UTC()
-		c.CorrelationID, c.CausationID = fromNullUUID(corr), fromNullUUID(caus)
-		if c.Metadata, err = decodeMetadata(meta); err != nil {
-			return nil, fmt.Errorf("pgstore: command %s: metadata: %w", c.ID, err)
-		}
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := collectCommands(rows)
+	if err != nil {
 		return nil, fmt.Errorf("pgstore: commands: %w", err)
 	}
 	return out, nil

@@ -39,7 +39,7 @@ var _ = Describe("Migrate", Label("integration"), func() {
 			versions = append(versions, v)
 		}
 		Expect(rows.Err()).NotTo(HaveOccurred())
-		Expect(versions).To(Equal([]int32{1, 2, 3, 4, 5}))
+		Expect(versions).To(Equal([]int32{1, 2, 3, 4, 5, 6}))
 
 		By("working in the configured schemas")
 		s := pgstore.New(p, cfg)

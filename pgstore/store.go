@@ -83,6 +83,7 @@ type storeSQL struct {
 	commit, lockStreams, deleteStream, readModels               string
 	loadStream, streamInfo, readLog, loadSnapshot, commands     string
 	heldKeys, importStreams, importCommand, upsertImportStreams string
+	commandEvents                                               string
 }
 
 const eventColumns = `e.id, e.stream_id, s.type, e.version, e.position, e.xact_id, e.type, e.schema,
@@ -108,8 +109,13 @@ func newStoreSQL(schema string) storeSQL {
 			FROM {{schema}}.snapshots n JOIN {{schema}}.streams s ON s.stream_id = n.stream_id
 			WHERE n.stream_id = $1 AND n.schema = $2 AND n.version <= $3
 			ORDER BY n.version DESC LIMIT 1`,
-		commands: `SELECT id, type, data, time, coalesce(user_id, ''), correlation_id, causation_id, metadata
-			FROM {{schema}}.commands WHERE id = ANY($1)`,
+		commands: `SELECT ` + commandColumns + ` FROM {{schema}}.commands c WHERE c.id = ANY($1)`,
+		commandEvents: `SELECT ` + eventColumns + `
+			FROM {{schema}}.commands c
+			JOIN {{schema}}.events e ON e.xact_id = c.xact_id AND e.command_id = c.id
+			JOIN {{schema}}.streams s ON s.stream_id = e.stream_id
+			WHERE c.id = $1
+			ORDER BY e.xact_id, e.position`,
 		heldKeys: `SELECT u.scope, u.key, u.stream_id
 			FROM {{schema}}.unique_keys u
 			JOIN unnest($1::text[], $2::text[]) AS k(scope, key) ON u.scope = k.scope AND u.key = k.key`,
@@ -121,7 +127,7 @@ func newStoreSQL(schema string) storeSQL {
 	}
 	for _, p := range []*string{&q.commit, &q.lockStreams, &q.readModels, &q.deleteStream, &q.loadStream, &q.streamInfo,
 		&q.readLog, &q.loadSnapshot, &q.commands, &q.heldKeys, &q.importStreams, &q.importCommand,
-		&q.upsertImportStreams} {
+		&q.upsertImportStreams, &q.commandEvents} {
 		*p = withSchema(*p, schema)
 	}
 	return q

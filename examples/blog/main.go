@@ -4,6 +4,7 @@
 //	go run ./examples/blog                     # in memory, on :8080
 //	go run ./examples/blog -addr :9000
 //	go run ./examples/blog -database-url postgres://…  # or CONSEQUENT_DATABASE_URL
+//	go run ./examples/blog -addr localhost:8080        # with the event browser at /_consequent/
 //
 // It stops gracefully on SIGINT or SIGTERM, finishing the requests in flight.
 package main
@@ -42,6 +43,7 @@ func run(ctx context.Context, args []string) error {
 	addr := flags.String("addr", ":8080", "address to listen on")
 	dbURL := flags.String("database-url", os.Getenv("CONSEQUENT_DATABASE_URL"),
 		"PostgreSQL URL (default $CONSEQUENT_DATABASE_URL; empty: an in-memory store)")
+	browserMode := flags.String("browser", "auto", "mount the event browser at /_consequent/: auto (only when -addr is a loopback address), on or off")
 	if err := flags.Parse(args); err != nil {
 		return err
 	}
@@ -59,7 +61,11 @@ func run(ctx context.Context, args []string) error {
 	}
 	defer svc.Close() // stops a background rebuild; another process, or the next start, resumes it
 
-	srv := &http.Server{Addr: *addr, Handler: api.NewServer(svc), ReadHeaderTimeout: 5 * time.Second}
+	handler, err := withBrowser(api.NewServer(svc), *browserMode, *addr, reg, store)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Addr: *addr, Handler: handler, ReadHeaderTimeout: 5 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- srv.ListenAndServe() }()
 	slog.Info("blog listening", "addr", *addr)

@@ -56,6 +56,16 @@ func (p *Post) Archive() error {
 	return es.Record(p, PostArchived{})
 }
 
+// ViewState shows the post's state in the event browser (browser.StateViewer).
+func (p *Post) ViewState() any {
+	return struct {
+		Author    string `json:"author"`
+		Title     string `json:"title"`
+		Published bool   `json:"published"`
+		Archived  bool   `json:"archived"`
+	}{p.author, p.title, p.published, p.archived}
+}
+
 // On implements es.Aggregate.
 func (p *Post) On(event any) {
 	switch e := event.(type) {

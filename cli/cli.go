@@ -64,12 +64,13 @@ func Command(register func(*es.Registry), opts ...Option) *cobra.Command {
 		o(a)
 	}
 	root := &cobra.Command{
-		Use:           a.name,
-		Short:         "Operate " + a.name + ": its database, read models, snapshots and audit trail",
-		SilenceErrors: true,
-		SilenceUsage:  true,
-		Args:          noArgs,
-		RunE:          missingSubcommand,
+		Use:                   a.name,
+		Short:                 "Operate " + a.name + ": its database, read models, snapshots and audit trail",
+		SilenceErrors:         true,
+		SilenceUsage:          true,
+		Args:                  noArgs,
+		RunE:                  missingSubcommand,
+		DisableFlagsInUseLine: true,
 		PersistentPreRun: func(c *cobra.Command, _ []string) {
 			if s, ok := c.Context().Value(startedKey{}).(*bool); ok {
 				*s = true
@@ -126,7 +127,7 @@ func Execute(ctx context.Context, cmd *cobra.Command, args []string) int {
 
 // group returns a command that only holds subcommands.
 func group(use, short string, subs ...*cobra.Command) *cobra.Command {
-	c := &cobra.Command{Use: use, Short: short, Args: noArgs, RunE: missingSubcommand}
+	c := &cobra.Command{Use: use, Short: short, Args: noArgs, RunE: missingSubcommand, DisableFlagsInUseLine: true}
 	c.AddCommand(subs...)
 	return c
 }

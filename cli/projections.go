@@ -190,13 +190,21 @@ func (a *app) printProjections(w io.Writer, ps []projectorJSON) error {
 			notes = append(notes, fmt.Sprintf("%s: %s of an older version did not write its tables; the application rebuilds them once they stop",
 				p.Projector, count(p.Skipped, "commit")))
 		}
-		if p.Error != "" {
-			notes = append(notes, fmt.Sprintf("%s: failed: %s", p.Projector, oneLine(p.Error)))
-		}
+		stopped := false
 		for _, part := range p.Partitions {
-			if part.Failed && part.Error != p.Error {
-				notes = append(notes, fmt.Sprintf("%s: stopped: %s", part.Name, oneLine(part.Error)))
+			if part.Failed {
+				stopped = stopped || part.Error == p.Error
+				notes = append(notes, fmt.Sprintf("%s: stopped: %s; fix the cause, then run %s projections resume %s",
+					part.Name, failureText(p.Projector, part.Error), a.name, part.Name))
 			}
+		}
+		switch {
+		case p.Error == "" || stopped:
+		case p.Building > 0:
+			notes = append(notes, fmt.Sprintf("%s: the rebuild stopped: %s; fix the cause, then run %s projections rebuild %s",
+				p.Projector, failureText(p.Projector, p.Error), a.name, p.Projector))
+		default:
+			notes = append(notes, fmt.Sprintf("%s: failed: %s", p.Projector, failureText(p.Projector, p.Error)))
 		}
 	}
 	if err := t.Flush(); err != nil {
@@ -209,6 +217,15 @@ func (a *app) printProjections(w io.Writer, ps []projectorJSON) error {
 		}
 	}
 	return nil
+}
+
+// failureText is a recorded failure, without the projector's name it starts
+// with and the advice of the runtime's own message (the notes give theirs).
+func failureText(projector, msg string) string {
+	msg = oneLine(msg)
+	msg = strings.TrimPrefix(msg, "projector "+projector+": ")
+	msg, _, _ = strings.Cut(msg, "; fix the cause")
+	return msg
 }
 
 // partitionsText sums up the partitions of an async projector: the
@@ -325,7 +342,7 @@ func (a *app) projectionsResume(c *cobra.Command, args []string) error {
 		if err := w.Resume(ctx, l.Projection); err != nil {
 			return failure("resume %s: %v", l.Projection, err)
 		}
-		fmt.Fprintf(c.OutOrStdout(), "%s: resumed; it had stopped: %s\n", l.Projection, oneLine(l.State.Error))
+		fmt.Fprintf(c.OutOrStdout(), "%s: resumed; it had stopped: %s\n", l.Projection, failureText(name, l.State.Error))
 		resumed++
 	}
 	switch {

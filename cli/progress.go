@@ -64,8 +64,7 @@ func (p *progress) update(phase string, done, total int64, rate float64, eta tim
 
 func (p *progress) draw(phase string, done, total int64) {
 	if total == 0 {
-		total = 1 // the bar needs a length; nothing to do looks done
-		done = max(done, 0)
+		total = 1 // the bar needs a length
 	}
 	if p.bar == nil {
 		p.bar = progressbar.NewOptions64(total,

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -56,8 +55,11 @@ type app struct {
 // events and rebuild projectors with it, as the application does.
 //
 // Run the command with [Execute]; an application may add commands of its own
-// to it. Commands report errors as one line and exit with code 0 (success), 1
-// (the work failed) or 2 (misuse: an unknown command, flag or argument).
+// to it (an error they return exits with code 1, or an [ExitError]'s). The
+// root's PersistentPreRun is the command line's own: a command that needs one
+// sets it on itself. Commands report errors as one line and exit with code 0
+// (success), 1 (the work failed) or 2 (misuse: an unknown command, flag or
+// argument).
 func Command(register func(*es.Registry), opts ...Option) *cobra.Command {
 	a := &app{name: filepath.Base(os.Args[0]), register: register}
 	for _, o := range opts {
@@ -79,7 +81,6 @@ func Command(register func(*es.Registry), opts ...Option) *cobra.Command {
 	}
 	if a.run != nil {
 		root.Short = "Run " + a.name + " (without a command), or operate it"
-		root.DisableFlagsInUseLine = true
 		root.DisableFlagParsing = true
 		root.Args = func(c *cobra.Command, args []string) error {
 			if len(args) > 0 && !strings.HasPrefix(args[0], "-") { // a word, not a flag of run's
@@ -172,7 +173,7 @@ func (a *app) registry() (*es.Registry, error) {
 	reg := es.NewRegistry()
 	a.register(reg)
 	if err := reg.Err(); err != nil {
-		return nil, failure("the application's registration: %v", errors.Join(err))
+		return nil, failure("the application's registration: %v", err)
 	}
 	return reg, nil
 }

@@ -55,11 +55,9 @@ type app struct {
 // events and rebuild projectors with it, as the application does.
 //
 // Run the command with [Execute]; an application may add commands of its own
-// to it (an error they return exits with code 1, or an [ExitError]'s). The
-// root's PersistentPreRun is the command line's own: a command that needs one
-// sets it on itself. Commands report errors as one line and exit with code 0
-// (success), 1 (the work failed) or 2 (misuse: an unknown command, flag or
-// argument).
+// to it (an error their Run returns exits with code 1, or an [ExitError]'s).
+// Commands report errors as one line and exit with code 0 (success), 1 (the
+// work failed) or 2 (misuse: an unknown command, flag or argument).
 func Command(register func(*es.Registry), opts ...Option) *cobra.Command {
 	a := &app{name: filepath.Base(os.Args[0]), register: register}
 	for _, o := range opts {
@@ -73,11 +71,6 @@ func Command(register func(*es.Registry), opts ...Option) *cobra.Command {
 		Args:                  noArgs,
 		RunE:                  missingSubcommand,
 		DisableFlagsInUseLine: true,
-		PersistentPreRun: func(c *cobra.Command, _ []string) {
-			if s, ok := c.Context().Value(startedKey{}).(*bool); ok {
-				*s = true
-			}
-		},
 	}
 	if a.run != nil {
 		root.Short = "Run " + a.name + " (without a command), or operate it"
@@ -117,6 +110,7 @@ type startedKey struct{}
 // stops (to resume where it stopped) and events tail returns.
 func Execute(ctx context.Context, cmd *cobra.Command, args []string) int {
 	started := new(bool)
+	trackStarts(cmd)
 	cmd.SetArgs(args)
 	err := cmd.ExecuteContext(context.WithValue(ctx, startedKey{}, started))
 	if err == nil {
@@ -124,6 +118,34 @@ func Execute(ctx context.Context, cmd *cobra.Command, args []string) int {
 	}
 	fmt.Fprintln(cmd.ErrOrStderr(), cmd.Name()+": "+oneLine(err.Error()))
 	return exitCode(err, *started)
+}
+
+// startedAnnotation marks a command whose run trackStarts wrapped.
+const startedAnnotation = "consequent/cli: tracks its start"
+
+// trackStarts wraps the run of every command in c's tree (once), so that it
+// records in the context [Execute] passes that the work began.
+func trackStarts(c *cobra.Command) {
+	if c.Annotations[startedAnnotation] == "" && (c.Run != nil || c.RunE != nil) {
+		run, runE := c.Run, c.RunE
+		c.Run, c.RunE = nil, func(c *cobra.Command, args []string) error {
+			if s, ok := c.Context().Value(startedKey{}).(*bool); ok {
+				*s = true
+			}
+			if runE != nil {
+				return runE(c, args)
+			}
+			run(c, args)
+			return nil
+		}
+		if c.Annotations == nil {
+			c.Annotations = map[string]string{}
+		}
+		c.Annotations[startedAnnotation] = "yes"
+	}
+	for _, sub := range c.Commands() {
+		trackStarts(sub)
+	}
 }
 
 // group returns a command that only holds subcommands.

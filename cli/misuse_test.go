@@ -1,6 +1,8 @@
 package cli_test
 
 import (
+	"bytes"
+	"errors"
 	"net"
 	"net/http"
 	"syscall"
@@ -9,6 +11,10 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	"github.com/onsi/gomega/gexec"
+	"github.com/spf13/cobra"
+
+	"github.com/consequent/consequent/cli"
+	"github.com/consequent/consequent/examples/blog/blog"
 )
 
 var _ = Describe("the blog's command line", func() {
@@ -68,5 +74,32 @@ var _ = Describe("the blog's command line", func() {
 		Expect(r.err).To(HavePrefix("blog: connect to the database: "))
 		Expect(r.err).To(HaveSuffix("\n"))
 		Expect(r.err).NotTo(ContainSubstring("\n\t"), "no stack trace")
+	})
+})
+
+var _ = Describe("an application's own commands", func() {
+	It("exit 1 on an error, with an ExitError's code, 2 for cobra's misuse", func(ctx SpecContext) {
+		root := cli.Command(blog.Register, cli.Name("app"))
+		root.AddCommand(&cobra.Command{Use: "fail", RunE: func(*cobra.Command, []string) error { return errors.New("it broke\nand more") }},
+			&cobra.Command{Use: "refuse", RunE: func(*cobra.Command, []string) error {
+				return &cli.ExitError{Code: cli.ExitMisuse, Err: errors.New("not like that")}
+			}},
+			&cobra.Command{Use: "one", Args: cobra.ExactArgs(1), Run: func(*cobra.Command, []string) {}})
+		var stderr bytes.Buffer
+		root.SetErr(&stderr)
+		for _, c := range []struct {
+			args []string
+			code int
+			msg  string
+		}{
+			{[]string{"fail"}, 1, "app: it broke\n"},
+			{[]string{"refuse"}, 2, "app: not like that\n"},
+			{[]string{"one"}, 2, "app: accepts 1 arg(s), received 0\n"},
+			{[]string{"one", "x"}, 0, ""},
+		} {
+			stderr.Reset()
+			Expect(cli.Execute(ctx, root, c.args)).To(Equal(c.code), "%v", c.args)
+			Expect(stderr.String()).To(Equal(c.msg))
+		}
 	})
 })

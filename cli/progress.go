@@ -10,7 +10,7 @@ import (
 	"golang.org/x/term"
 )
 
-// progress shows how long work advances: on a terminal, a bar with the rate
+// progress shows how work advances: on a terminal, a bar with the rate
 // and the time left; otherwise (a log, a pipe) one plain line per phase and
 // one every few seconds in between. It is used by one goroutine.
 type progress struct {
@@ -19,7 +19,6 @@ type progress struct {
 	tty   bool
 	bar   *progressbar.ProgressBar
 	phase string
-	start time.Time
 	last  time.Time // the last plain line
 	every time.Duration
 	ended bool
@@ -29,7 +28,7 @@ type progress struct {
 const plainEvery = 5 * time.Second
 
 func newProgress(w io.Writer, label string) *progress {
-	return &progress{w: w, label: label, tty: isTerminal(w), start: time.Now(), every: plainEvery}
+	return &progress{w: w, label: label, tty: isTerminal(w), every: plainEvery}
 }
 
 func isTerminal(w io.Writer) bool {
@@ -89,7 +88,7 @@ func (p *progress) draw(phase string, done, total int64) {
 	_ = p.bar.Set64(done)
 }
 
-// end finishes the bar, or writes the last plain line.
+// end ends the bar's line.
 func (p *progress) end() {
 	if p.ended {
 		return

@@ -220,7 +220,7 @@ func handlerSpecs(backend estest.Backend) {
 
 		It("shows the aggregate's state as of any version, through its ViewState", func() {
 			r := s.get(streamPath(s.postID))
-			Expect(r.Text()).To(ContainSubstring(`State as of version 6 Version Show What the aggregate's ViewState method shows. { "author": "ben", "title": "Hello, world", "published": true }`))
+			Expect(r.Text()).To(ContainSubstring(`State as of version 6 Version Show What the aggregate's ViewState method shows. { "author": "ben", "title": "Hello, world", "published": true, "archived": false }`))
 			r = s.get(streamPath(s.postID) + "?at=3")
 			Expect(r.Text()).To(ContainSubstring(`State as of version 3`))
 			Expect(r.Text()).To(ContainSubstring(`{ "author": "ben", "title": "My first blogpost", "published": false }`))

@@ -72,7 +72,7 @@ func (h *handler) streams(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	d := streamsData{Types: h.reg.AggregateTypes(), Type: q.Get("type")}
+	d := streamsData{Types: aggregateNames(h.reg), Type: q.Get("type")}
 	d.Streams, err = h.browse.Streams(r.Context(), es.StreamsQuery{Type: d.Type, Before: before, Limit: h.opts.PageSize + 1})
 	if err != nil {
 		return err
@@ -179,3 +179,12 @@ func (h *handler) search(w http.ResponseWriter, r *http.Request) error {
 
 // storeName names the store's type for the pages.
 func storeName(s es.EventStore) string { return strings.TrimPrefix(fmt.Sprintf("%T", s), "*") }
+
+// aggregateNames lists the registered aggregate types' names, sorted.
+func aggregateNames(reg *es.Registry) []string {
+	var out []string
+	for _, t := range reg.AggregateTypes() {
+		out = append(out, t.Name())
+	}
+	return out
+}

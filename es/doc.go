@@ -254,7 +254,10 @@
 // commit, the state the aggregate encodes with its [Snapshotter] methods, and
 // loads start from the newest snapshot. Snapshots carry a schema number: bump it
 // when the encoded shape changes, and snapshots of other schemas are ignored (the
-// aggregate is rebuilt from its events and a new snapshot taken).
+// aggregate is rebuilt from its events and a new snapshot taken). Tools take a
+// snapshot of any aggregate now with [TakeSnapshot], and list, count and prune
+// snapshots through a store's [SnapshotStore] capability (a command line's
+// "snapshots take|prune|status").
 //
 // # Upcasting
 //

@@ -22,16 +22,6 @@ func (r *Registry) EventTypes() []string {
 	return out
 }
 
-// AggregateTypes returns the names of the registered aggregate types, sorted.
-func (r *Registry) AggregateTypes() []string {
-	out := make([]string, 0, len(r.aggByName))
-	for name := range r.aggByName {
-		out = append(out, name)
-	}
-	slices.Sort(out)
-	return out
-}
-
 // DecodeCommand turns a stored command record back into a value of its
 // registered Go type. A type no handler is registered for (such as the records
 // of [CommandService.Append]) fails with an error wrapping [ErrNoHandler].

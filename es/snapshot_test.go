@@ -118,3 +118,58 @@ var _ = Describe("snapshots", func() {
 		Expect(loaded{a.Restored, a.Applied, a.Balance, a.Version()}).To(Equal(loaded{false, 4, 35, 4}))
 	})
 })
+
+var _ = Describe("TakeSnapshot", func() {
+	var (
+		w    *world
+		seen loaded
+		id   uuid.UUID
+	)
+	BeforeEach(func() {
+		w = newWorld(registerSnapshotting(100, 1, &seen))
+		id = w.open("Ann", "a@x")
+		w.exec(Deposit{ID: id, Amount: 10})
+	})
+
+	It("snapshots an aggregate at its current version, however few events followed the last snapshot", func() {
+		snap, err := es.TakeSnapshot(w.ctx, w.svc.Registry(), w.store, id)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(snap).To(HaveField("Version", int64(2)))
+		Expect(snap).To(HaveField("StreamType", "bank.Account"))
+
+		w.exec(inspect{ID: id})
+		Expect(seen).To(Equal(loaded{Restored: true, Applied: 0, Balance: 10, Version: 2}))
+
+		By("taking none when the newest is current")
+		Expect(es.TakeSnapshot(w.ctx, w.svc.Registry(), w.store, id)).To(BeNil())
+	})
+
+	It("refuses a type without snapshots, and a stream that does not exist", func() {
+		_, err := es.TakeSnapshot(w.ctx, w.svc.Registry(), w.store, uuid.New())
+		Expect(err).To(MatchError(es.ErrAggregateNotFound))
+
+		w = w.withRegistry(registerBank, es.Options{})
+		_, err = es.TakeSnapshot(w.ctx, w.svc.Registry(), w.store, id)
+		Expect(err).To(MatchError(es.ErrNoSnapshots))
+		Expect(err).To(MatchError(ContainSubstring("bank.Account: the aggregate type takes no snapshots (register it with es.SnapshotEvery)")))
+	})
+})
+
+var _ = Describe("a registry's aggregate types", func() {
+	It("are listed by name, with their events and snapshot policy", func() {
+		r := es.NewRegistry()
+		registerSnapshotting(50, 3, new(loaded))(r)
+		types := r.AggregateTypes()
+		Expect(types).To(HaveLen(2))
+		Expect(types[0].Name()).To(Equal("bank.Account"))
+		Expect(types[1].Name()).To(Equal("bank.Counter"))
+		Expect(types[0].EventTypes()).To(Equal([]string{"bank.AccountClosed", "bank.AccountOpened", "bank.Deposited", "bank.EmailChanged", "bank.Withdrawn"}))
+		n, schema := types[0].Snapshots()
+		Expect([]int{n, schema}).To(Equal([]int{50, 3}))
+		n, _ = types[1].Snapshots()
+		Expect(n).To(BeZero())
+		t, ok := r.AggregateType("bank.Counter")
+		Expect(ok).To(BeTrue())
+		Expect(t).To(BeIdenticalTo(types[1]))
+	})
+})

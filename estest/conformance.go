@@ -23,7 +23,7 @@ type storeCase struct {
 
 // TestEventStore checks an [es.EventStore] implementation, its view persistor and,
 // when it has them, its [es.ProjectionStore], [es.ReadModelStore] and
-// [es.BrowseStore] methods, against the contract in
+// [es.BrowseStore] and [es.SnapshotStore] methods, against the contract in
 // package es, in the manner of testing/fstest.TestFS. Each
 // case runs on a fresh store from newStore. It returns nil when every case passes,
 // else the failures joined, each naming the case and the contract it checks. Use it
@@ -32,7 +32,7 @@ type storeCase struct {
 //	Expect(estest.TestEventStore(ctx, pgtest.Backend)).To(Succeed())
 func TestEventStore(ctx context.Context, newStore Backend) error {
 	var errs []error
-	for _, c := range slices.Concat(storeCases(), viewCases(), projectionCases(), rebuildCases(), browseCases()) {
+	for _, c := range slices.Concat(storeCases(), viewCases(), projectionCases(), rebuildCases(), browseCases(), snapshotCases()) {
 		s, err := newStore(ctx)
 		if err != nil {
 			return fmt.Errorf("estest.TestEventStore: new store: %w", err)

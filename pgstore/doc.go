@@ -14,7 +14,8 @@
 //	svc, err := es.NewCommandService(ctx, reg, store, es.Options{})
 //
 // [Config] names two schemas: the event store's ("consequent") and the view
-// tables' ("consequent_views"). Both are created by [Migrate].
+// tables' ("consequent_views"). Both are created by [Migrate]; [Migrations]
+// lists the applied and the pending migrations without changing anything.
 //
 // # What is stored where
 //

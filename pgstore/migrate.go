@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -120,4 +121,52 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, cfg Config) (err error) {
 		}
 	}
 	return nil
+}
+
+// MigrationStatus is one of pgstore's embedded migrations and whether the
+// event-store schema has it.
+type MigrationStatus struct {
+	Version int
+	Name    string    // its file name, such as "001_init.sql"
+	Applied time.Time // when it was applied; zero while it is pending
+}
+
+// Migrations lists pgstore's embedded migrations in version order, each with
+// the time [Migrate] applied it to the event-store schema cfg names (zero: it
+// is pending). In a database never migrated, every migration is pending. It
+// changes nothing: a command line's "db status" calls it.
+func Migrations(ctx context.Context, pool *pgxpool.Pool, cfg Config) ([]MigrationStatus, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	ms, err := migrations()
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: migrations: %w", err)
+	}
+	applied := map[int]time.Time{}
+	var exists bool
+	ledger := cfg.Schema + ".schema_migrations"
+	if err := pool.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, quoteIdent(cfg.Schema)+".schema_migrations").Scan(&exists); err != nil {
+		return nil, fmt.Errorf("pgstore: migrations: look for %s: %w", ledger, err)
+	}
+	if exists {
+		rows, err := pool.Query(ctx, withSchema(`SELECT version, applied_at FROM {{schema}}.schema_migrations`, cfg.Schema))
+		if err != nil {
+			return nil, fmt.Errorf("pgstore: migrations: read %s: %w", ledger, err)
+		}
+		var v int32
+		var at time.Time
+		if _, err := pgx.ForEachRow(rows, []any{&v, &at}, func() error {
+			applied[int(v)] = at.UTC()
+			return nil
+		}); err != nil {
+			return nil, fmt.Errorf("pgstore: migrations: read %s: %w", ledger, err)
+		}
+	}
+	out := make([]MigrationStatus, len(ms))
+	for i, m := range ms {
+		out[i] = MigrationStatus{Version: m.version, Name: m.name, Applied: applied[m.version]}
+	}
+	return out, nil
 }

@@ -1,7 +1,9 @@
 package pgstore_test
 
 import (
+	"fmt"
 	"sync"
+	"time"
 
 	"github.com/consequent/consequent/es"
 	"github.com/consequent/consequent/pgstore"
@@ -53,6 +55,51 @@ var _ = Describe("Migrate", Label("integration"), func() {
 		Expect(n).To(Equal(1))
 		Expect(p.QueryRow(ctx, `SELECT count(*) FROM es_custom.events`).Scan(&n)).To(Succeed())
 		Expect(n).To(Equal(1))
+	})
+})
+
+var _ = Describe("Migrations", Label("integration"), func() {
+	BeforeEach(requireDB)
+
+	It("lists every migration as pending in a new database, then as applied, without changing anything", func(ctx SpecContext) {
+		p, drop := newDatabase(ctx)
+		DeferCleanup(drop)
+		cfg := pgstore.Config{Schema: "es_status", ViewSchema: "views_status"}
+		pending, err := pgstore.Migrations(ctx, p, cfg)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(pending).To(HaveLen(5))
+		for i, m := range pending {
+			Expect(m.Version).To(Equal(i + 1))
+			Expect(m.Name).To(HavePrefix(fmt.Sprintf("%03d_", i+1)))
+			Expect(m.Applied).To(BeZero())
+		}
+		var schemas int
+		Expect(p.QueryRow(ctx, `SELECT count(*) FROM pg_namespace WHERE nspname = 'es_status'`).Scan(&schemas)).To(Succeed())
+		Expect(schemas).To(BeZero(), "Migrations created the schema")
+
+		before := time.Now().Add(-time.Minute)
+		Expect(pgstore.Migrate(ctx, p, cfg)).To(Succeed())
+		applied, err := pgstore.Migrations(ctx, p, cfg)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(applied).To(HaveLen(5))
+		for i, m := range applied {
+			Expect(m.Name).To(Equal(pending[i].Name))
+			Expect(m.Applied).To(BeTemporally(">", before))
+			Expect(m.Applied.Location()).To(Equal(time.UTC))
+		}
+
+		By("counting a migration whose row is gone as pending")
+		_, err = p.Exec(ctx, `DELETE FROM es_status.schema_migrations WHERE version = 5`)
+		Expect(err).NotTo(HaveOccurred())
+		applied, err = pgstore.Migrations(ctx, p, cfg)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(applied[4].Applied).To(BeZero())
+		Expect(applied[3].Applied).NotTo(BeZero())
+	})
+
+	It("refuses an invalid schema name before touching the database", func(ctx SpecContext) {
+		_, err := pgstore.Migrations(ctx, nil, pgstore.Config{Schema: "Bad"})
+		Expect(err).To(MatchError(ContainSubstring(`invalid Config.Schema "Bad"`)))
 	})
 })
 

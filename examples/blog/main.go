@@ -7,6 +7,15 @@
 //	go run ./examples/blog -addr localhost:8080        # with the event browser at /_consequent/
 //
 // It stops gracefully on SIGINT or SIGTERM, finishing the requests in flight.
+//
+// Its subcommands, from package cli, operate it on PostgreSQL:
+//
+//	go run ./examples/blog db create|migrate|status
+//	go run ./examples/blog projections status|rebuild NAME|resume NAME
+//	go run ./examples/blog snapshots take|prune --keep N|status
+//	go run ./examples/blog events show STREAM|tail
+//	go run ./examples/blog commands show ID
+//	go run ./examples/blog help
 package main
 
 import (
@@ -14,6 +23,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -21,31 +31,49 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/consequent/consequent/cli"
 	"github.com/consequent/consequent/es"
 	"github.com/consequent/consequent/examples/blog/api"
 	"github.com/consequent/consequent/examples/blog/blog"
 	"github.com/consequent/consequent/memstore"
 	"github.com/consequent/consequent/pgstore"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/spf13/cobra"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:]); err != nil {
-		slog.Error("blog", "err", err)
-		os.Exit(1)
-	}
+	code := cli.Execute(ctx, newCommand(), os.Args[1:])
+	stop()
+	os.Exit(code)
 }
 
+// newCommand is the blog's command line: without a subcommand it serves (run),
+// with one it operates the blog's database.
+func newCommand() *cobra.Command {
+	c := cli.Command(blog.Register, cli.Name("blog"), cli.Default(run))
+	c.Long = `Without a command, blog serves the blog's JSON API:
+
+  blog [-addr :8080] [-database-url URL]
+
+in memory, or in the PostgreSQL database at URL (default $CONSEQUENT_DATABASE_URL),
+whose event store it migrates. The commands operate that database.`
+	return c
+}
+
+// run serves the blog until ctx is done.
 func run(ctx context.Context, args []string) error {
 	flags := flag.NewFlagSet("blog", flag.ContinueOnError)
+	flags.SetOutput(io.Discard) // the error is returned, and printed as one line
 	addr := flags.String("addr", ":8080", "address to listen on")
-	dbURL := flags.String("database-url", os.Getenv("CONSEQUENT_DATABASE_URL"),
+	dbURL := flags.String("database-url", os.Getenv(cli.EnvDatabaseURL),
 		"PostgreSQL URL (default $CONSEQUENT_DATABASE_URL; empty: an in-memory store)")
 	browserMode := flags.String("browser", "auto", "mount the event browser at /_consequent/: auto (only when -addr is a loopback address), on or off")
 	if err := flags.Parse(args); err != nil {
-		return err
+		return &cli.ExitError{Code: cli.ExitMisuse, Err: fmt.Errorf("%w (flags: -addr, -database-url; see blog --help for the commands)", err)}
+	}
+	if flags.NArg() > 0 {
+		return &cli.ExitError{Code: cli.ExitMisuse, Err: fmt.Errorf("unexpected argument %q (see blog --help)", flags.Arg(0))}
 	}
 
 	store, closeStore, err := openStore(ctx, *dbURL)

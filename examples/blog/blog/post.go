@@ -1,6 +1,7 @@
 package blog
 
 import (
+	"encoding/json"
 	"errors"
 
 	"github.com/consequent/consequent/es"
@@ -78,4 +79,27 @@ func (p *Post) On(event any) {
 	case PostArchived:
 		p.archived = true
 	}
+}
+
+// postSnapshot is a post's state as its snapshots store it (schema 1).
+type postSnapshot struct {
+	Author    string `json:"author"`
+	Title     string `json:"title"`
+	Published bool   `json:"published,omitempty"`
+	Archived  bool   `json:"archived,omitempty"`
+}
+
+// MarshalSnapshot implements es.Snapshotter.
+func (p *Post) MarshalSnapshot() ([]byte, error) {
+	return json.Marshal(postSnapshot{Author: p.author, Title: p.title, Published: p.published, Archived: p.archived})
+}
+
+// UnmarshalSnapshot implements es.Snapshotter.
+func (p *Post) UnmarshalSnapshot(data []byte) error {
+	var s postSnapshot
+	if err := json.Unmarshal(data, &s); err != nil {
+		return err
+	}
+	p.author, p.title, p.published, p.archived = s.Author, s.Title, s.Published, s.Archived
+	return nil
 }

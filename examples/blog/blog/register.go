@@ -18,7 +18,9 @@ func Register(r *es.Registry) { register(r, NewPostProjector()) }
 func RegisterV2(r *es.Registry) { register(r, NewPostProjectorV2()) }
 
 func register(r *es.Registry, posts *es.Projector) {
-	post := es.RegisterAggregate(r, "blog.Post", func() *Post { return new(Post) })
+	// A post's loads start from its newest snapshot, taken every 100 events
+	// (or by the command line's "snapshots take").
+	post := es.RegisterAggregate(r, "blog.Post", func() *Post { return new(Post) }, es.SnapshotEvery(100, 1))
 	es.RegisterEvent[PostAdded](post, "blog.PostAdded")
 	es.RegisterEvent[PostAuthorChanged](post, "blog.PostAuthorChanged")
 	es.RegisterEvent[PostTitleChanged](post, "blog.PostTitleChanged")

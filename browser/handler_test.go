@@ -223,7 +223,7 @@ func handlerSpecs(backend estest.Backend) {
 			Expect(r.Text()).To(ContainSubstring(`State as of version 6 Version Show What the aggregate's ViewState method shows. { "author": "ben", "title": "Hello, world", "published": true, "archived": false }`))
 			r = s.get(streamPath(s.postID) + "?at=3")
 			Expect(r.Text()).To(ContainSubstring(`State as of version 3`))
-			Expect(r.Text()).To(ContainSubstring(`{ "author": "ben", "title": "My first blogpost", "published": false }`))
+			Expect(r.Text()).To(ContainSubstring(`{ "author": "ben", "title": "My first blogpost", "published": false, "archived": false }`))
 			whole := s.get(streamPath(s.postID) + "/state?version=4")
 			Expect(whole.Code).To(Equal(http.StatusOK))
 			Expect(whole.Text()).To(ContainSubstring(`{ "author": "ben", "title": "My first blogpost", "published": false }`))

@@ -226,7 +226,7 @@ func handlerSpecs(backend estest.Backend) {
 			Expect(r.Text()).To(ContainSubstring(`{ "author": "ben", "title": "My first blogpost", "published": false, "archived": false }`))
 			whole := s.get(streamPath(s.postID) + "/state?version=4")
 			Expect(whole.Code).To(Equal(http.StatusOK))
-			Expect(whole.Text()).To(ContainSubstring(`{ "author": "ben", "title": "My first blogpost", "published": false }`))
+			Expect(whole.Text()).To(ContainSubstring(`{ "author": "ben", "title": "My first blogpost", "published": false, "archived": false }`))
 		})
 
 		It("shows the events as the state of an aggregate without ViewState", func() {

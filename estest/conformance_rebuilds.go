@@ -377,13 +377,15 @@ func rbRace(ctx context.Context, s es.ReadModelStore, v1p, v2p *es.Projector) er
 	if err != nil {
 		return err
 	}
-	v2, err := es.NewCommandService(ctx, reg2, s, rbOptions())
+	opts := rbOptions()
+	opts.RebuildChunk = 100
+	v2, err := es.NewCommandService(ctx, reg2, s, opts)
 	if err != nil {
 		return fmt.Errorf("start of version 2 on version 1's tables: %w", err)
 	}
 	defer v2.Close()
 	if v2p.IsAsync() {
-		w, err := es.NewProjectionWorker(reg2, s, es.WorkerOptions{Owner: "v2", Logger: rbQuiet, RebuildChunk: 25, LeaseTTL: 2 * time.Second, PollMax: 50 * time.Millisecond})
+		w, err := es.NewProjectionWorker(reg2, s, es.WorkerOptions{Owner: "v2", Logger: rbQuiet, RebuildChunk: 100, LeaseTTL: 2 * time.Second, PollMax: 50 * time.Millisecond})
 		if err != nil {
 			return err
 		}
@@ -429,7 +431,7 @@ func rbRace(ctx context.Context, s es.ReadModelStore, v1p, v2p *es.Projector) er
 				// Paced a little: the case is about correctness under
 				// concurrency, and a rebuild must be able to catch up with
 				// writers on a loaded machine too.
-				time.Sleep(500 * time.Microsecond)
+				time.Sleep(2 * time.Millisecond)
 			}
 		})
 	}

@@ -151,14 +151,27 @@
 //		ID      uuid.UUID
 //		Owner   string
 //		Balance int64
+//		Version int64 // the last event applied: a running total must not count one twice
 //	}
 //
 //	var AccountRecords = es.NewTable[AccountRecord]("account_records", "id")
 //
 //	p := es.NewProjector("accounts", AccountRecords)
 //	es.Project(p, func(ctx context.Context, v es.Persistor, e es.Envelope, ev AccountOpened) error {
-//		return AccountRecords.Insert(ctx, v, AccountRecord{ID: e.StreamID, Owner: ev.Owner})
+//		return AccountRecords.Upsert(ctx, v, AccountRecord{ID: e.StreamID, Owner: ev.Owner, Version: e.Version})
 //	})
+//	es.Project(p, func(ctx context.Context, v es.Persistor, e es.Envelope, ev Deposited) error {
+//		_, err := AccountRecords.Update(ctx, v, es.Where{"id": e.StreamID}, func(r *AccountRecord) {
+//			if e.Version > r.Version { // applied again (a redelivery, a repair): nothing to add
+//				r.Balance += ev.Amount
+//				r.Version = e.Version
+//			}
+//		})
+//		return err
+//	})
+//
+// Write projectors so that applying an event again changes nothing (upsert, set
+// values, remember the last version applied): projectortest's ReplayTwice checks it.
 //
 // A projector declares the tables it writes; writing another fails with
 // [ErrTableNotManaged]. Inline projectors run inside the commit, so the tables are

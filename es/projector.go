@@ -102,7 +102,7 @@ func (p *Projector) eventTypes(reg *Registry) []string {
 // tables (through a guard that allows only p's tables), the envelope and the event.
 //
 //	es.Project(p, func(ctx context.Context, v es.Persistor, e es.Envelope, ev PostAdded) error {
-//		return PostRecords.Insert(ctx, v, PostRecord{AggregateID: e.StreamID})
+//		return PostRecords.Upsert(ctx, v, PostRecord{AggregateID: e.StreamID})
 //	})
 func Project[E any](p *Projector, handle func(ctx context.Context, views Persistor, e Envelope, event E) error) {
 	p.sources[reflect.TypeFor[E]()] = strings.TrimSuffix(callerOutside(), ": ")

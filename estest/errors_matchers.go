@@ -13,6 +13,13 @@ import (
 // own text, not a dump of its structure.
 func succeed(what string) types.GomegaMatcher { return &succeedMatcher{what: what} }
 
+// NoError matches a nil error; a failure says what was being done and then the
+// error's message, not a dump of its structure. Harnesses built on estest
+// (projectortest) report their setup failures with it.
+//
+//	g.Expect(err).To(estest.NoError("projectortest: creating the projector's tables"))
+func NoError(what string) types.GomegaMatcher { return succeed(what) }
+
 type succeedMatcher struct{ what string }
 
 func (m *succeedMatcher) Match(actual any) (bool, error) { return actual == nil, nil }

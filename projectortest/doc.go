@@ -11,8 +11,9 @@
 //
 // The events are stored and the projector runs in the same transaction, as it does
 // inline in the command service; only the projector under test runs. With
-// [Options.ReplayTwice] every event is applied a second time before the check, so
-// a projector that is not idempotent fails. A failing check prints the events
+// [Options.ReplayTwice] every suffix of the history is applied again before the
+// check and must change nothing, so a projector that is not idempotent (an
+// Insert, a running total) fails. A failing check prints the events
 // given, a table of rows by primary key (ok, differs, missing, unexpected) and
 // every differing field.
 //

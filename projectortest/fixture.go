@@ -12,9 +12,13 @@ import (
 // event applied once.
 type Options struct {
 	Backend estest.Backend // nil: estest.Memory
-	// ReplayTwice applies all given events a second time before checking, and
-	// requires the same rows: the projector must be idempotent, as a replay after a
-	// crash between writing rows and recording progress needs.
+	// ReplayTwice checks that the projector is idempotent, as at-least-once
+	// delivery needs: before the check, every suffix of the given history (the
+	// last event, the last two, …, all of them) is applied again over the rows it
+	// made, and each must leave them as they are. A projector that inserts fails
+	// (with the advice to upsert), and so does one that adds to a running total.
+	// (An async projector's worker applies each event once, so an async
+	// projector needs it only where its events may be delivered again.)
 	ReplayTwice bool
 	// Async runs the projector as an async projector would run: Given only stores
 	// the events, and ThenRecords first lets an [es.ProjectionWorker] catch up from

@@ -102,7 +102,7 @@ Then: the rows of balances differ (2 expected, 2 actual):
   row id=00000000-0000-0000-0000-000000000002, unexpected:
     actual {ID:00000000-0000-0000-0000-000000000002 Owner:bob Amount:0}
 
-Compared: every column of every row of balances, matched by primary key. The events were applied twice.
+Compared: every column of every row of balances, matched by primary key. Every suffix of the history was applied again and changed nothing (ReplayTwice).
 `))
 	})
 
@@ -110,8 +110,26 @@ Compared: every column of every row of balances, matched by primary key. The eve
 		t := &recorder{}
 		projectortest.New(register, balances(true), projectortest.Options{ReplayTwice: true}).WithT(t).
 			Given(a, Opened{Owner: "ann"}).ThenRecords(Balances, Balance{ID: a, Owner: "ann"})
-		Expect(t.output()).To(ContainSubstring("the projector is not idempotent: applying the events a second time failed"))
+		Expect(t.output()).To(ContainSubstring("projectortest: the projector is not idempotent: applying events 1 to 1 again failed"))
 		Expect(t.output()).To(ContainSubstring("duplicate record"))
+		Expect(t.output()).To(ContainSubstring("write the row with Upsert, not Insert"))
+		Expect(t.output()).To(MatchRegexp(`handler at projectortest/projectortest_test\.go:\d+`), "where the handler is")
+		Expect(t.output()).NotTo(ContainSubstring("wrapError"), "a message, not a dump")
+	})
+
+	It("catches a running total, which a replay from the start would hide", func() {
+		total := es.NewProjector("balances", Balances)
+		es.Project(total, func(ctx context.Context, v es.Persistor, e es.Envelope, ev Opened) error {
+			return Balances.Upsert(ctx, v, Balance{ID: e.StreamID, Owner: ev.Owner})
+		})
+		es.Project(total, func(ctx context.Context, v es.Persistor, e es.Envelope, ev Deposited) error {
+			_, err := Balances.Update(ctx, v, es.Where{"id": e.StreamID}, func(b *Balance) { b.Amount += ev.Amount })
+			return err
+		})
+		t := &recorder{}
+		projectortest.New(register, total, projectortest.Options{ReplayTwice: true}).WithT(t).
+			Given(a, Opened{Owner: "ann"}, Deposited{Amount: 5}).ThenRecords(Balances, Balance{ID: a, Owner: "ann", Amount: 5})
+		Expect(t.output()).To(ContainSubstring("applying events 2 to 2 again (from bank.Deposited"))
 	})
 
 	It("runs a projector async and waits until it has caught up", func() {

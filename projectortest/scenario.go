@@ -2,7 +2,9 @@ package projectortest
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"reflect"
 	"time"
 
 	"github.com/consequent/consequent/es"
@@ -40,16 +42,16 @@ func (s *Scenario) setup(off int) bool {
 	}
 	s.reg = es.NewRegistry()
 	s.f.register(s.reg)
-	if !s.g.Expect(s.reg.Err()).WithOffset(off+1).To(gomega.Succeed(), "projectortest: the registration function has mistakes") {
+	if !s.g.Expect(s.reg.Err()).WithOffset(off + 1).To(estest.NoError("projectortest: the registration function has mistakes")) {
 		return false
 	}
 	var err error
 	s.store, err = s.f.opts.Backend(s.ctx)
-	if !s.g.Expect(err).WithOffset(off+1).To(gomega.Succeed(), "projectortest: the backend could not make a store") {
+	if !s.g.Expect(err).WithOffset(off + 1).To(estest.NoError("projectortest: the backend could not make a store")) {
 		return false
 	}
 	err = s.store.Views().CreateTables(s.ctx, s.f.projector.Tables()...)
-	s.ready = s.g.Expect(err).WithOffset(off+1).To(gomega.Succeed(), "projectortest: creating the projector's tables")
+	s.ready = s.g.Expect(err).WithOffset(off + 1).To(estest.NoError("projectortest: creating the projector's tables"))
 	return s.ready
 }
 
@@ -74,7 +76,7 @@ func (s *Scenario) given(streamID uuid.UUID, events []any) *Scenario {
 		return s
 	}
 	err := s.commit(streamID, events)
-	s.g.Expect(err).WithOffset(offset).To(gomega.Succeed(), "projectortest: Given(%s)", streamID)
+	s.g.Expect(err).WithOffset(offset).To(estest.NoError(fmt.Sprintf("projectortest: Given(%s)", streamID)))
 	return s
 }
 
@@ -190,16 +192,57 @@ func (s *Scenario) caughtUp(w *es.ProjectionWorker) (bool, error) {
 	return true, nil
 }
 
-// replay applies every given event once more, when the fixture asks for it.
+// replay checks, when the fixture asks for it, that the projector is
+// idempotent: every suffix of the history (the last event, the last two, …, all
+// of them) is applied again over the rows it made, and must leave them as they
+// are, as a redelivery of those events would.
 func (s *Scenario) replay() error {
 	if !s.f.opts.ReplayTwice || s.replayed {
 		return nil
 	}
 	s.replayed = true
-	for _, env := range s.history {
-		if err := s.f.projector.Apply(s.ctx, s.store.Views(), env); err != nil {
-			return fmt.Errorf("the projector is not idempotent: applying the events a second time failed: %w", err)
+	views := s.store.Views()
+	want, err := s.rows(views)
+	if err != nil {
+		return err
+	}
+	for k := len(s.history) - 1; k >= 0; k-- {
+		for _, env := range s.history[k:] {
+			if err := s.f.projector.Apply(s.ctx, views, env); err != nil {
+				return notIdempotent(fmt.Sprintf("applying events %d to %d again", k+1, len(s.history)), err)
+			}
+		}
+		got, err := s.rows(views)
+		if err != nil {
+			return err
+		}
+		if !reflect.DeepEqual(got, want) {
+			e := s.history[k]
+			return fmt.Errorf("projectortest: the projector is not idempotent: applying events %d to %d again (from %s of stream %s version %d) changed its rows:\n  before %v\n  after  %v",
+				k+1, len(s.history), e.Type, e.StreamID, e.Version, want, got)
 		}
 	}
 	return nil
+}
+
+// rows reads every table of the projector.
+func (s *Scenario) rows(views es.Persistor) ([][]es.Row, error) {
+	var out [][]es.Row
+	for _, d := range s.f.projector.Tables() {
+		rows, err := views.Find(s.ctx, d.Name, nil)
+		if err != nil {
+			return nil, fmt.Errorf("projectortest: reading %s: %w", d.Name, err)
+		}
+		out = append(out, rows)
+	}
+	return out, nil
+}
+
+// notIdempotent explains a failure of ReplayTwice's second application; a
+// duplicate record says the usual fix.
+func notIdempotent(what string, err error) error {
+	if errors.Is(err, es.ErrDuplicateRecord) {
+		return fmt.Errorf("projectortest: the projector is not idempotent: %s failed: %w\n(ReplayTwice) write the row with Upsert, not Insert, so that a second application replaces it", what, err)
+	}
+	return fmt.Errorf("projectortest: the projector is not idempotent: %s failed: %w", what, err)
 }

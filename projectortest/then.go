@@ -37,18 +37,18 @@ func (s *Scenario) thenRecords(off int, table es.Tabler, records []any) {
 		s.g.Expect(table).WithOffset(off).To(gomega.BeNil(), "projectortest: ThenRecords needs an *es.Table[R], to turn rows into records")
 		return
 	}
-	if err := s.catchUp(); !s.g.Expect(err).WithOffset(off).To(gomega.Succeed(), s.context()) {
+	if err := s.catchUp(); !s.g.Expect(err).WithOffset(off).To(estest.NoError(s.context())) {
 		return
 	}
-	if err := s.replay(); !s.g.Expect(err).WithOffset(off).To(gomega.Succeed(), s.context()) {
+	if err := s.replay(); !s.g.Expect(err).WithOffset(off).To(estest.NoError(s.context())) {
 		return
 	}
 	rows, err := s.store.Views().Find(s.ctx, table.Def().Name, nil)
-	if !s.g.Expect(err).WithOffset(off).To(gomega.Succeed(), "projectortest: reading %s", table.Def().Name) {
+	if !s.g.Expect(err).WithOffset(off).To(estest.NoError(fmt.Sprintf("projectortest: reading %s", table.Def().Name))) {
 		return
 	}
 	report, err := s.compare(rt, records, rows)
-	if !s.g.Expect(err).WithOffset(off).To(gomega.Succeed(), "projectortest: ThenRecords") {
+	if !s.g.Expect(err).WithOffset(off).To(estest.NoError("projectortest: ThenRecords")) {
 		return
 	}
 	s.g.Expect(report).WithOffset(off).To(beNoReport{})
@@ -139,7 +139,7 @@ func (s *Scenario) compare(t recordTable, expected []any, rows []es.Row) (string
 	}
 	fmt.Fprintf(&b, "\nCompared: every column of every row of %s, matched by primary key.", def.Name)
 	if s.f.opts.ReplayTwice {
-		b.WriteString(" The events were applied twice.")
+		b.WriteString(" Every suffix of the history was applied again and changed nothing (ReplayTwice).")
 	}
 	b.WriteString("\n")
 	return b.String(), nil

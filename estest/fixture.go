@@ -108,6 +108,17 @@ func (f *Fixture) WithT(t types.GomegaTestingT) *Scenario {
 	return f.newScenario(gomega.NewWithT(t))
 }
 
+// WithContext returns a new, empty scenario whose store, commands and workflows
+// run under ctx (failures go to Ginkgo): pass the spec's context, so that its
+// timeout or interruption bounds them too.
+//
+//	It("publishes", func(ctx SpecContext) {
+//		blogSpec.WithContext(ctx).Given(postID, added...).When(blog.PublishPost{PostID: postID}).Then(…)
+//	})
+func (f *Fixture) WithContext(ctx context.Context) *Scenario {
+	return f.newScenario(gomega.Default).WithContext(ctx)
+}
+
 // WithGomega returns a new, empty scenario that reports failures through g, for
 // example the Gomega an Eventually callback receives.
 func (f *Fixture) WithGomega(g gomega.Gomega) *Scenario { return f.newScenario(g) }

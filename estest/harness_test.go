@@ -1,6 +1,7 @@
 package estest_test
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
 	"runtime"
@@ -35,6 +36,18 @@ var _ = Describe("a command scenario", func() {
 		bank.Given(acc, AccountOpened{Owner: "ann"}).
 			When(Deposit{ID: acc, Amount: 100}).
 			Then(MoneyDeposited{Amount: 100, Currency: "EUR"})
+	})
+
+	It("runs under the spec's context", func(ctx SpecContext) {
+		bank.WithContext(ctx).Given(acc, AccountOpened{Owner: "ann"}).
+			When(Deposit{ID: acc, Amount: 100}).
+			Then(MoneyDeposited{Amount: 100, Currency: "EUR"})
+
+		done, cancel := context.WithCancel(ctx)
+		cancel()
+		g := NewGomega(func(message string, _ ...int) { panic(message) })
+		Expect(func() { bank.WithGomega(g).WithContext(done).Given(acc, AccountOpened{Owner: "ann"}) }).
+			To(PanicWith(ContainSubstring("context canceled")))
 	})
 
 	It("accepts Gomega matchers for partial checks", func() {

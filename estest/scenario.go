@@ -67,6 +67,13 @@ func (s *Scenario) setup(off int) bool {
 	return true
 }
 
+// WithContext makes the scenario's store, commands and workflows run under ctx;
+// call it first, before Given or When. It returns s.
+func (s *Scenario) WithContext(ctx context.Context) *Scenario {
+	s.ctx = ctx
+	return s
+}
+
 // Service returns the scenario's command service, for checks the DSL does not
 // cover (queries of view tables, loading an aggregate).
 func (s *Scenario) Service() *es.CommandService {

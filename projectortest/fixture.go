@@ -1,6 +1,7 @@
 package projectortest
 
 import (
+	"context"
 	"github.com/consequent/consequent/es"
 	"github.com/consequent/consequent/estest"
 	"github.com/google/uuid"
@@ -51,6 +52,13 @@ func New(register func(*es.Registry), projector *es.Projector, opts ...Options) 
 
 // WithT returns an empty scenario whose failures go to t, for plain go test.
 func (f *Fixture) WithT(t types.GomegaTestingT) *Scenario { return f.newScenario(gomega.NewWithT(t)) }
+
+// WithContext returns an empty scenario whose store calls run under ctx
+// (failures go to Ginkgo): pass the spec's context, so that its timeout bounds
+// them too.
+func (f *Fixture) WithContext(ctx context.Context) *Scenario {
+	return f.newScenario(gomega.Default).WithContext(ctx)
+}
 
 // WithGomega returns an empty scenario that reports failures through g, for
 // example the Gomega an Eventually callback receives.

@@ -117,6 +117,15 @@ Compared: every column of every row of balances, matched by primary key. Every s
 		Expect(t.output()).NotTo(ContainSubstring("wrapError"), "a message, not a dump")
 	})
 
+	It("runs under the spec's context", func(ctx SpecContext) {
+		spec.WithContext(ctx).Given(a, Opened{Owner: "ann"}).ThenRecords(Balances, Balance{ID: a, Owner: "ann"})
+		done, cancel := context.WithCancel(ctx)
+		cancel()
+		t := &recorder{}
+		spec.WithT(t).WithContext(done).Given(a, Opened{Owner: "ann"})
+		Expect(t.output()).To(ContainSubstring("context canceled"))
+	})
+
 	It("catches a running total, which a replay from the start would hide", func() {
 		total := es.NewProjector("balances", Balances)
 		es.Project(total, func(ctx context.Context, v es.Persistor, e es.Envelope, ev Opened) error {

@@ -55,6 +55,13 @@ func (s *Scenario) setup(off int) bool {
 	return s.ready
 }
 
+// WithContext makes the scenario's store calls run under ctx; call it first,
+// before Given. It returns s.
+func (s *Scenario) WithContext(ctx context.Context) *Scenario {
+	s.ctx = ctx
+	return s
+}
+
 // Views returns the scenario's view tables, for checks of one's own (nil when the
 // scenario could not be set up; that failure is reported).
 func (s *Scenario) Views() es.Persistor {

@@ -282,11 +282,15 @@ func (s *CommandService) executeOne(ctx context.Context, cmd any, meta execMeta)
 			envs, err = nil, fmt.Errorf("es: command %T: %w", cmd, &PanicError{Value: r, Stack: debug.Stack()})
 		}
 	}()
+	start := time.Now()
+	name := fmt.Sprintf("%T", cmd)
+	defer func() { s.rt.logOutcome(ctx, name, start, envs, err) }()
 	next := func(ctx context.Context, cmd any) error {
 		h, err := s.rt.handlerFor(cmd)
 		if err != nil {
 			return err
 		}
+		name = h.name
 		if err := validate(h.name, cmd); err != nil {
 			return err
 		}
@@ -295,6 +299,8 @@ func (s *CommandService) executeOne(ctx context.Context, cmd any, meta execMeta)
 			if err == nil || !errors.Is(err, ErrConcurrencyConflict) || attempt >= s.rt.opts.ConflictRetries {
 				return err
 			}
+			s.rt.opts.Logger.LogAttrs(ctx, slog.LevelWarn, "command conflict: running it again", slog.String("command", h.name),
+				slog.Int("attempt", attempt+1), slog.Int("retries", s.rt.opts.ConflictRetries), slog.Any("error", err))
 			select { // a little jitter, so racing retries spread out
 			case <-time.After(time.Duration(rand.IntN(1000*(attempt+1))) * time.Microsecond):
 			case <-ctx.Done():
@@ -309,6 +315,60 @@ func (s *CommandService) executeOne(ctx context.Context, cmd any, meta execMeta)
 	err = chain(ctx, cmd)
 	return envs, err
 }
+
+// logOutcome logs one executed command, never its payload: at debug when it
+// committed or was refused (invalid, a rule of the domain), at error when it
+// failed otherwise (the store, a panic, conflicts after the retries).
+func (rt *runtime) logOutcome(ctx context.Context, name string, start time.Time, envs []Envelope, err error) {
+	log := rt.opts.Logger
+	attrs := []slog.Attr{slog.String("command", name), slog.Duration("duration", time.Since(start))}
+	if len(envs) > 0 {
+		attrs = append(attrs, slog.String("id", envs[0].CommandID.String()), slog.Int("events", len(envs)))
+	}
+	switch {
+	case err == nil:
+		if log.Enabled(ctx, slog.LevelDebug) {
+			log.LogAttrs(ctx, slog.LevelDebug, "command executed", attrs...)
+		}
+	case refused(err):
+		if log.Enabled(ctx, slog.LevelDebug) {
+			log.LogAttrs(ctx, slog.LevelDebug, "command refused", append(attrs, slog.Any("error", err))...)
+		}
+	default:
+		log.LogAttrs(ctx, slog.LevelError, "command failed", append(attrs, slog.Any("error", err))...)
+	}
+}
+
+// refused reports whether err is the command's own answer (invalid input, a
+// rule of the domain, a missing aggregate or a taken key) rather than a failure.
+func refused(err error) bool {
+	if _, ok := errors.AsType[*ValidationError](err); ok {
+		return true
+	}
+	if _, ok := errors.AsType[*UniqueKeyError](err); ok {
+		return true
+	}
+	if _, ok := errors.AsType[*PanicError](err); ok {
+		return false
+	}
+	switch {
+	case errors.Is(err, ErrAggregateNotFound), errors.Is(err, ErrAggregateExists):
+		return true
+	case errors.Is(err, ErrConcurrencyConflict), errors.Is(err, ErrNoHandler), errors.Is(err, context.Canceled),
+		errors.Is(err, context.DeadlineExceeded):
+		return false
+	}
+	if _, ok := errors.AsType[*commitError](err); ok {
+		return false
+	}
+	return true // the handler's own error: ErrAlreadyPublished and the like
+}
+
+// commitError marks a failure of the store's commit.
+type commitError struct{ err error }
+
+func (e *commitError) Error() string { return "commit: " + e.err.Error() }
+func (e *commitError) Unwrap() error { return e.err }
 
 // attempt runs the handler in a fresh unit of work and commits what it recorded.
 func (rt *runtime) attempt(ctx context.Context, h *commandHandler, cmd any, meta execMeta) ([]Envelope, error) {
@@ -350,7 +410,7 @@ func (rt *runtime) attempt(ctx context.Context, h *commandHandler, cmd any, meta
 				return nil, fmt.Errorf("es: command %s: %w", h.name, exists)
 			}
 		}
-		return nil, fmt.Errorf("es: command %s: commit: %w", h.name, err)
+		return nil, fmt.Errorf("es: command %s: %w", h.name, &commitError{err})
 	}
 	refill(envs, c)
 	if err := rt.runHooks(ctx, envs); err != nil {

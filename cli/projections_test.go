@@ -158,12 +158,12 @@ var _ = Describe("projections", Label(pgtest.Label), func() {
 			"Error": ContainSubstring("post_titles is told to fail")}))
 		text := succeeds(run(ctx, blogxBin, async, "projections", "status"))
 		Expect(text).To(MatchRegexp(`(?m)^post_titles\s+async\s+1\s+1\s+-\s+serving\s+-\s+\d+/\d+\s+\d+ events?, oldest \S+$`))
-		Expect(text).To(MatchRegexp(`(?m)^post_titles: stopped: blog.PostTitleChanged of stream \S+ version 3: post_titles is told to fail; ` +
+		Expect(text).To(MatchRegexp(`(?m)^post_titles: stopped: blog.PostTitleChanged of stream \S+ version 3 \(handler at \S+\): post_titles is told to fail; ` +
 			`fix the cause, then run blogx projections resume post_titles$`))
 
 		Expect(os.Remove(failFile)).To(Succeed())
 		out := succeeds(run(ctx, blogxBin, async, "projections", "resume", "post_titles"))
-		Expect(out).To(MatchRegexp(`^post_titles: resumed; it had stopped: blog.PostTitleChanged of stream \S+ version 3: post_titles is told to fail\n$`))
+		Expect(out).To(MatchRegexp(`^post_titles: resumed; it had stopped: blog.PostTitleChanged of stream \S+ version 3 \(handler at \S+\): post_titles is told to fail\n$`))
 		Eventually(status).WithTimeout(time.Minute).Should(MatchFields(IgnoreExtras, Fields{
 			"Failed": BeFalse(), "Lag": BeZero(), "Error": BeEmpty()}))
 		Expect(succeeds(run(ctx, blogxBin, async, "projections", "resume", "post_titles"))).To(Equal("post_titles has not stopped: nothing to resume\n"))

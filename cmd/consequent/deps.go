@@ -35,13 +35,13 @@ var directDeps = map[string]bool{
 	consequentModule:            true,
 }
 
-// toolOnlyDeps are required by this command only, not by the packages a project
-// imports.
-var toolOnlyDeps = map[string]bool{
-	"github.com/spf13/cobra":               true,
-	"github.com/spf13/pflag":               true,
-	"github.com/inconshreveable/mousetrap": true,
-}
+// neededDeps are the modules whose packages a new project builds (Consequent's
+// packages it imports, Ginkgo and its command, Gomega), listed by go generate:
+// the rest of Consequent's requirements (this command's, the event browser's,
+// the command line's) a project does not need, and go mod tidy would drop.
+//
+//go:embed templates/deps/needed.txt
+var neededDeps string
 
 // requirement is a line of a go.mod require block.
 type requirement struct {
@@ -56,8 +56,12 @@ func projectDeps() (goVersion string, reqs []requirement, err error) {
 	if err != nil {
 		return "", nil, fmt.Errorf("the embedded go.mod of Consequent: %w", err)
 	}
+	needed := map[string]bool{}
+	for _, m := range strings.Fields(neededDeps) {
+		needed[m] = true
+	}
 	for _, r := range f.Require {
-		if toolOnlyDeps[r.Mod.Path] {
+		if !needed[r.Mod.Path] {
 			continue
 		}
 		reqs = append(reqs, requirement{Path: r.Mod.Path, Version: r.Mod.Version, Indirect: !directDeps[r.Mod.Path]})

@@ -40,3 +40,4 @@ package main
 
 //go:generate cp ../../go.mod templates/deps/consequent.mod
 //go:generate cp ../../go.sum templates/deps/consequent.sum
+//go:generate sh needed_deps.sh

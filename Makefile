@@ -8,6 +8,8 @@
 #   make integration-test  only the PostgreSQL specs; a missing database fails
 #   make lint              gofmt and go vet (vet also compiles Examples and benchmarks)
 #   make bench             benchmarks, saved to bench.txt, then the ratio table
+#   make bench-rebuild     BenchmarkRebuild on 1,000,000 events beside its raw
+#                          twin, saved to bench-rebuild.txt, then its ratio
 #   make db                start the machine's PostgreSQL (.ci/pg-start.sh, as root)
 #                          and print the export line for CONSEQUENT_TEST_DATABASE_URL
 
@@ -35,10 +37,15 @@ BENCH_FLAGS ?= -p 1 -run '^$$' -bench . -benchmem -benchtime=2s
 # dropped by pgtest.Close.
 BENCH_PKGS ?= ./...
 
-.PHONY: test unit integration-test lint bench bench-ratios db
+.PHONY: test unit integration-test lint bench bench-ratios bench-rebuild db
+
+# The run's JSON report, from which skipsummary counts the PostgreSQL specs
+# skipped for want of a server.
+REPORT_DIR ?= $(or $(TMPDIR),/tmp)/consequent-ginkgo
 
 test:
-	$(GINKGO) $(GINKGO_FLAGS) $(PKGS)
+	status=0; $(GINKGO) $(GINKGO_FLAGS) --output-dir=$(REPORT_DIR) --json-report=report.json $(PKGS) || status=$$?; \
+	$(GO) run ./internal/cmd/skipsummary $(REPORT_DIR)/report.json; exit $$status
 
 unit:
 	$(GINKGO) $(GINKGO_FLAGS) --label-filter='!integration' $(PKGS)
@@ -57,11 +64,23 @@ bench:
 	$(MAKE) --no-print-directory bench-ratios; exit $$status
 
 # The ratio table: each …/consequent benchmark beside its …/raw twin (time ratio,
-# events/s, the targets of ../shared/reference/pg-store.md §6), then the in-memory
+# events/s, the targets it was built for), then the in-memory
 # benchmarks; .ci/bench-ratios runs internal/cmd/benchratios on bench.txt.
 bench-ratios:
 	@if [ -x .ci/bench-ratios ]; then .ci/bench-ratios bench.txt; \
 	else echo "bench: raw results in bench.txt; no ratio table yet (add an executable .ci/bench-ratios reading bench.txt)"; fi
+
+# BenchmarkRebuild at REBUILD_EVENTS events (streams of 100), once per count
+# (-benchtime=1x: each run imports the history and rebuilds it once untimed
+# first, so a run takes about a minute per side on 2 cores), then the ratio
+# table of those runs (medians).
+REBUILD_EVENTS ?= 1000000
+REBUILD_COUNT ?= 3
+bench-rebuild:
+	status=0; CONSEQUENT_BENCH_REBUILD_EVENTS=$(REBUILD_EVENTS) $(GO) test -p 1 -run '^$$' \
+		-bench '^BenchmarkRebuild$$' -benchmem -benchtime=1x -count=$(REBUILD_COUNT) -timeout=60m \
+		./pgstore | tee bench-rebuild.txt || status=$$?; \
+	if [ -x .ci/bench-ratios ]; then .ci/bench-ratios bench-rebuild.txt; fi; exit $$status
 
 db:
 	@if [ "$$(id -u)" = 0 ]; then dsn=$$(.ci/pg-start.sh); else dsn=$$(sudo .ci/pg-start.sh); fi; \

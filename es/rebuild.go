@@ -263,31 +263,191 @@ func (r *rebuild) count(ctx context.Context) error {
 
 // follow applies the log in chunks, each written with its mark, until a chunk
 // comes back short: the end of the log, give or take the last moments' events.
+//
+// Three goroutines share the work, so that the database and both cores are
+// busy: a reader reads the log and decodes the events (read), this one applies
+// them to the replay tables, and each chunk's write to the shadow tables runs
+// while the next chunk is applied. Writes are made one at a time and in order,
+// so that the session is used by one goroutine at a time.
 func (r *rebuild) follow(ctx context.Context) error {
-	for {
-		n := 0
-		var last Cursor
-		err := r.store.StreamLog(ctx, r.mark.Cursor, r.types, r.opts.chunk, func(rec EventRecord) error {
-			n++
-			last = rec.Cursor()
-			return r.apply(ctx, rec)
-		})
-		if err != nil {
-			return r.failed(ctx, err)
-		}
-		if n == 0 {
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ahead := make(chan struct{}, readAhead)
+	batches := make(chan replayBatch, readAhead*(r.opts.chunk/readBatch+2))
+	free := make(chan []decodedEvent, cap(batches)) // batches applied, for the reader to fill again
+	read := make(chan struct{})
+	go func() {
+		defer close(read)
+		r.read(rctx, r.mark.Cursor, ahead, batches, free)
+	}()
+	var (
+		writing chan error  // the result of the write in flight, if any
+		written RebuildMark // its mark
+		count   int64       // and the events it adds
+	)
+	finish := func() error { // waits for the write in flight
+		if writing == nil {
 			return nil
 		}
-		mark := r.mark
-		mark.Cursor, mark.Done = last, mark.Done+int64(n)
-		mark.Total = max(mark.Total, mark.Done)
-		if err := r.sess.Write(ctx, r.tabs.changes(), mark); err != nil {
+		err := <-writing
+		writing = nil
+		if p, ok := err.(goroutinePanic); ok {
+			panic(p.value)
+		}
+		if err != nil {
 			return fmt.Errorf("es: rebuild %s: write: %w", r.p.name, err)
 		}
-		r.mark, r.applied = mark, r.applied+int64(n)
+		r.mark, r.applied = written, r.applied+count
 		r.report()
-		if n < r.opts.chunk {
+		return nil
+	}
+	// stop ends the reader and the write in flight; err is what stopped the
+	// replay: a failing event or the log's read, recorded, or a write's failure.
+	stop := func(err error, record bool) error {
+		cancel()
+		for range batches { // the reader may be sending
+		}
+		<-read
+		if werr := finish(); werr != nil {
+			return errors.Join(err, werr)
+		}
+		if record {
+			return r.failed(ctx, err)
+		}
+		return err
+	}
+	next := r.mark // the mark once every chunk applied is written
+	n := 0         // events of the current chunk applied
+	for b := range batches {
+		if b.panic != nil {
+			_ = stop(nil, false)
+			panic(b.panic.value)
+		}
+		for i := range b.events {
+			e := &b.events[i]
+			if err := r.applyDecoded(ctx, e.env, e.err); err != nil {
+				return stop(err, true)
+			}
+		}
+		if len(b.events) > 0 {
+			next.Cursor = b.events[len(b.events)-1].env.Cursor()
+			n += len(b.events)
+			select {
+			case free <- b.events:
+			default:
+			}
+		}
+		if !b.end {
+			continue
+		}
+		<-ahead // the reader may read another chunk
+		if b.err != nil {
+			return stop(b.err, true)
+		}
+		if n > 0 {
+			next.Done += int64(n)
+			next.Total = max(next.Total, next.Done)
+			if err := finish(); err != nil {
+				return stop(err, false)
+			}
+			changes := r.tabs.changes()
+			writing, written, count = make(chan error, 1), next, int64(n)
+			go func(w chan<- error, mark RebuildMark) {
+				defer func() {
+					if p := recover(); p != nil {
+						w <- goroutinePanic{p}
+					}
+				}()
+				w <- r.sess.Write(ctx, rowChanges(changes), mark)
+			}(writing, next)
+		}
+		if b.n < r.opts.chunk {
+			return stop(nil, false)
+		}
+		n = 0
+	}
+	// The reader stopped in the middle of a chunk: the context ended.
+	return stop(context.Cause(rctx), true)
+}
+
+// The reader of a rebuild runs ahead of the replay by at most readAhead
+// chunks, in batches of readBatch events.
+const (
+	readAhead = 2
+	readBatch = 256
+)
+
+// replayBatch is a run of the log as the reader hands it on: decoded events,
+// and at the end of a chunk (one read of the log), how it ended.
+type replayBatch struct {
+	events []decodedEvent
+	end    bool  // the chunk ends with this batch
+	n      int   // with end: the events of the chunk
+	err    error // with end: why reading stopped, if it failed
+	// panic is the reader's panic (decoding), for the replay to panic with:
+	// a panic in the reader or writer goroutine is raised where the caller of
+	// the rebuild can recover it, as it could before they ran apart.
+	panic *goroutinePanic
+}
+
+// goroutinePanic carries a panic from a goroutine of the replay to its own.
+type goroutinePanic struct{ value any }
+
+func (p goroutinePanic) Error() string { return fmt.Sprint("panic: ", p.value) }
+
+// decodedEvent is a record of the log, decoded.
+type decodedEvent struct {
+	env Envelope // env.EventRecord is the record, also when decoding failed
+	err error    // why decoding failed
+}
+
+// read reads the log after the cursor in chunks of r.opts.chunk events and
+// sends them, decoded, until a chunk comes back short or fails. It takes a
+// place in ahead before each chunk (the replay frees it once it has applied
+// the chunk), so that the batches of the chunks it reads fit in out: it never
+// waits with a read of the log open, which holds a connection. It fills the
+// batches the replay hands back in free, if any.
+func (r *rebuild) read(ctx context.Context, after Cursor, ahead chan<- struct{}, out chan<- replayBatch, free <-chan []decodedEvent) {
+	defer close(out)
+	defer func() {
+		if p := recover(); p != nil {
+			out <- replayBatch{panic: &goroutinePanic{p}} // out has room: see follow
+		}
+	}()
+	batch := func() replayBatch {
+		select {
+		case events := <-free:
+			return replayBatch{events: events[:0]}
+		default:
+			return replayBatch{events: make([]decodedEvent, 0, readBatch)}
+		}
+	}
+	for {
+		select {
+		case ahead <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		n := 0
+		b := batch()
+		err := r.store.StreamLog(ctx, after, r.types, r.opts.chunk, func(rec EventRecord) error {
+			env, err := r.reg.Decode(rec)
+			if err != nil {
+				env = Envelope{EventRecord: rec}
+			}
+			b.events = append(b.events, decodedEvent{env: env, err: err})
+			n++
+			after = rec.Cursor()
+			if len(b.events) == readBatch {
+				out <- b
+				b = batch()
+			}
 			return nil
+		})
+		b.end, b.n, b.err = true, n, err
+		out <- b
+		if err != nil || n < r.opts.chunk {
+			return
 		}
 	}
 }
@@ -295,10 +455,20 @@ func (r *rebuild) follow(ctx context.Context) error {
 // apply runs the projector's handler for one record on the replay tables.
 func (r *rebuild) apply(ctx context.Context, rec EventRecord) error {
 	env, err := r.reg.Decode(rec)
+	if err != nil {
+		env = Envelope{EventRecord: rec}
+	}
+	return r.applyDecoded(ctx, env, err)
+}
+
+// applyDecoded runs the projector's handler for one decoded record on the
+// replay tables; err is why decoding failed.
+func (r *rebuild) applyDecoded(ctx context.Context, env Envelope, err error) error {
 	if err == nil {
 		err = r.p.Apply(ctx, r.tabs, env)
 	}
 	if err != nil {
+		rec := &env.EventRecord
 		return &ProjectionFailure{Projection: r.p.name, At: rec.Cursor(), StreamID: rec.StreamID,
 			Version: rec.Version, Type: rec.Type, Err: fmt.Errorf("rebuild to version %d: %w", r.p.Version(), err)}
 	}
@@ -333,7 +503,7 @@ func (r *rebuild) swap(ctx context.Context) error {
 				}
 			}
 			n = len(recs)
-			return r.tabs.changes(), nil
+			return rowChanges(r.tabs.changes()), nil
 		})
 		if err == nil {
 			r.tabs.release()

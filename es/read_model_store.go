@@ -109,7 +109,8 @@ type RebuildSession interface {
 	// transaction.
 	Write(ctx context.Context, changes []RowChange, mark RebuildMark) error
 
-	// Index builds the shadow tables' secondary indexes.
+	// Index builds the shadow tables' indexes: the secondary ones, and the
+	// primary key where the store defers it while the rows are copied in.
 	Index(ctx context.Context) error
 
 	// Swap finishes the rebuild in one short transaction. It takes the

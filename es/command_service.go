@@ -283,7 +283,7 @@ func (s *CommandService) Execute(ctx context.Context, cmd any, opts ...ExecOptio
 func (s *CommandService) executeOne(ctx context.Context, q queued) (envs []Envelope, err error) {
 	cmd, meta := q.cmd, q.meta
 	start := time.Now()
-	name := ""
+	var name string
 	if h, err := s.rt.handlerFor(cmd); err == nil {
 		name = h.name
 	} else {
@@ -314,6 +314,7 @@ func (s *CommandService) executeOne(ctx context.Context, q queued) (envs []Envel
 		if err != nil {
 			return err
 		}
+		name = h.name // middleware may have passed on another command
 		if err := validate(h.name, cmd); err != nil {
 			return err
 		}

@@ -27,7 +27,7 @@ import (
 //
 // An Observer is called from many goroutines at once and must be safe for
 // concurrent use. It runs in the path of every command: it must not block, and
-// its panics are not recovered apart from the command's own.
+// it must not panic.
 type Observer interface {
 	// StartCommand is called when [CommandService.Execute] starts one command
 	// (the one it was given, or one a workflow issued), before the middleware.

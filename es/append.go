@@ -45,7 +45,7 @@ func (s *CommandService) Append(ctx context.Context, streamID uuid.UUID, events 
 		}
 		return nil
 	}}
-	return s.rt.attempt(ctx, h, cmd, execMeta{})
+	return s.rt.attempt(ctx, h, cmd, execMeta{}, nil)
 }
 
 // loadOrCreate returns the aggregate with id, loaded, or new when it does not exist.

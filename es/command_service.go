@@ -54,6 +54,9 @@ type Options struct {
 	RebuildProgress func(RebuildProgress)
 	// Logger receives one line per rebuild phase and failures (nil: slog.Default()).
 	Logger *slog.Logger
+	// Observer, when set, is told of each command, and of loads, commits and
+	// rebuilds when it implements their interfaces: see [Observer].
+	Observer Observer
 }
 
 // runtime is what the service, its units of work and its loads share.
@@ -66,6 +69,7 @@ type runtime struct {
 	clock    Clock
 	ids      IDGenerator
 	opts     Options
+	obs      observers
 }
 
 // CommandService executes commands: middleware, validation, the handler with a
@@ -106,7 +110,7 @@ func NewCommandService(ctx context.Context, reg *Registry, store EventStore, opt
 		opts.Logger = slog.Default()
 	}
 	opts.Owner = ownerName(opts.Owner)
-	rt := &runtime{reg: reg, store: store, clock: opts.Clock, ids: opts.IDs, opts: opts}
+	rt := &runtime{reg: reg, store: store, clock: opts.Clock, ids: opts.IDs, opts: opts, obs: observersOf(opts.Observer)}
 	var stale []*Projector // inline projectors an older version built
 	for _, p := range reg.projectors {
 		served, err := prepareProjector(ctx, store, p)
@@ -240,7 +244,7 @@ func (s *CommandService) Execute(ctx context.Context, cmd any, opts ...ExecOptio
 		if n == s.rt.opts.MaxCascade {
 			return errors.Join(append(failed, fmt.Errorf("es: %T: %d commands ran and workflows issued more; is there a cycle? %w", cmd, n, ErrCascadeLimit))...)
 		}
-		envs, err := s.executeOne(ctx, q.cmd, q.meta)
+		envs, err := s.executeOne(ctx, q)
 		if _, committed := errors.AsType[*AfterCommitError](err); committed {
 			failed, err = append(failed, err), nil // stored all the same: workflows go on
 		}
@@ -276,26 +280,49 @@ func (s *CommandService) Execute(ctx context.Context, cmd any, opts ...ExecOptio
 // A panic anywhere on the way (middleware, projector, upcaster) becomes a
 // [*PanicError]; the store's transaction has then been rolled back. A panic in an
 // after-commit hook becomes an [*AfterCommitError]: the commit stands.
-func (s *CommandService) executeOne(ctx context.Context, cmd any, meta execMeta) (envs []Envelope, err error) {
+func (s *CommandService) executeOne(ctx context.Context, q queued) (envs []Envelope, err error) {
+	cmd, meta := q.cmd, q.meta
+	start := time.Now()
+	var name string
+	if h, err := s.rt.handlerFor(cmd); err == nil {
+		name = h.name
+	} else {
+		name = fmt.Sprintf("%T", cmd)
+	}
+	ctx, x := withExecution(ctx)
+	var end func(CommandEnd)
+	if s.rt.obs.command != nil {
+		ctx, end = s.rt.obs.command.StartCommand(ctx, CommandStart{Type: name, Command: cmd, Workflow: q.workflow, Cause: q.cause})
+	}
+	conflicts := 0
 	defer func() {
 		if r := recover(); r != nil {
 			envs, err = nil, fmt.Errorf("es: command %T: %w", cmd, &PanicError{Value: r, Stack: debug.Stack()})
 		}
+		s.rt.logOutcome(ctx, name, start, envs, err)
+		if end != nil {
+			o := outcomeOf(err)
+			e := CommandEnd{Outcome: o, Conflicts: conflicts, Events: envs, Err: err}
+			if o == OutcomeCommitted {
+				e.ID = x.command()
+			}
+			end(e)
+		}
 	}()
-	start := time.Now()
-	name := fmt.Sprintf("%T", cmd)
-	defer func() { s.rt.logOutcome(ctx, name, start, envs, err) }()
 	next := func(ctx context.Context, cmd any) error {
 		h, err := s.rt.handlerFor(cmd)
 		if err != nil {
 			return err
 		}
-		name = h.name
+		name = h.name // middleware may have passed on another command
 		if err := validate(h.name, cmd); err != nil {
 			return err
 		}
 		for attempt := 0; ; attempt++ {
-			envs, err = s.rt.attempt(ctx, h, cmd, meta)
+			envs, err = s.rt.attempt(ctx, h, cmd, meta, x)
+			if errors.Is(err, ErrConcurrencyConflict) {
+				conflicts++
+			}
 			if err == nil || !errors.Is(err, ErrConcurrencyConflict) || attempt >= s.rt.opts.ConflictRetries {
 				return err
 			}
@@ -371,11 +398,13 @@ func (e *commitError) Error() string { return "commit: " + e.err.Error() }
 func (e *commitError) Unwrap() error { return e.err }
 
 // attempt runs the handler in a fresh unit of work and commits what it recorded.
-func (rt *runtime) attempt(ctx context.Context, h *commandHandler, cmd any, meta execMeta) ([]Envelope, error) {
+// x is the command's execution, nil for [CommandService.Append].
+func (rt *runtime) attempt(ctx context.Context, h *commandHandler, cmd any, meta execMeta, x *execution) ([]Envelope, error) {
 	u := newUnitOfWork(rt)
 	if err := callHandler(ctx, h, u, cmd); err != nil {
 		return nil, fmt.Errorf("es: command %s: %w", h.name, err)
 	}
+	meta.metadata = x.metadataOver(meta.metadata)
 	c, err := rt.buildCommit(u, h.name, cmd, meta)
 	if err != nil {
 		return nil, fmt.Errorf("es: command %s: %w", h.name, err)
@@ -404,7 +433,7 @@ func (rt *runtime) attempt(ctx context.Context, h *commandHandler, cmd any, meta
 			return nil
 		}
 	}
-	if err := rt.store.Commit(ctx, c, inTx); err != nil {
+	if err := rt.commit(ctx, c, inTx); err != nil {
 		if errors.Is(err, ErrConcurrencyConflict) {
 			if exists := rt.createdExisting(ctx, u); exists != nil {
 				return nil, fmt.Errorf("es: command %s: %w", h.name, exists)
@@ -413,10 +442,22 @@ func (rt *runtime) attempt(ctx context.Context, h *commandHandler, cmd any, meta
 		return nil, fmt.Errorf("es: command %s: %w", h.name, &commitError{err})
 	}
 	refill(envs, c)
+	x.committed(c.Command.ID)
 	if err := rt.runHooks(ctx, envs); err != nil {
 		return envs, err
 	}
 	return envs, nil
+}
+
+// commit has the store commit c, under the observer's eye.
+func (rt *runtime) commit(ctx context.Context, c *Commit, inTx func(context.Context, Persistor) error) error {
+	if rt.obs.commit == nil {
+		return rt.store.Commit(ctx, c, inTx)
+	}
+	ctx, end := rt.obs.commit.StartCommit(ctx, c)
+	err := rt.store.Commit(ctx, c, inTx)
+	end(CommitEnd{Err: err})
+	return err
 }
 
 // AfterCommitError reports that a command committed, its events are stored, but an

@@ -119,7 +119,8 @@
 //
 // [Options] configures the service; its zero value works (system clock, UUIDv7
 // ids, no retries). [ByUser], [WithCorrelationID] and [WithMetadata] attach
-// context to a command and its events.
+// context to a command and its events; middleware and handlers add to it with
+// [SetMetadata].
 //
 // # Stores and concurrency
 //
@@ -288,6 +289,29 @@
 // not used, as they might postdate it). The result belongs to no unit of work.
 // [CommandService.History] returns a stream's decoded events. A [ManualClock] and
 // [SequentialIDs] make time and ids deterministic in specs.
+//
+// # Logs, traces and metrics
+//
+// The service, the worker and rebuilds log through [Options.Logger] and
+// [WorkerOptions.Logger] (nil: slog.Default()): each command at debug (type,
+// id, duration, events; never a payload), conflicts it retries at warn,
+// failures at error, one line per rebuild phase at info.
+//
+// For traces and metrics, an [Observer] in [Options.Observer] and
+// [WorkerOptions.Observer] is told of every command (its type, outcome,
+// conflicts and events) and, through optional interfaces, of loads
+// ([LoadObserver]), commits ([CommitObserver]), projector batches
+// ([BatchObserver]) and rebuilds ([RebuildObserver]). Package otelconsequent
+// is one for OpenTelemetry; es itself imports no telemetry library. Its
+// middleware stores the trace context of each command in the command's
+// metadata ([SetMetadata]), so that a projector batch or a workflow command
+// running later, in another process, links its span to the trace that
+// recorded the event:
+//
+//	obs := otelconsequent.New(tracerProvider, meterProvider)
+//	reg.Use(otelconsequent.Middleware())
+//	svc, err := es.NewCommandService(ctx, reg, store, es.Options{Observer: obs})
+//	worker, err := es.NewProjectionWorker(reg, store, es.WorkerOptions{Observer: obs})
 //
 // # Dry run
 //

@@ -376,3 +376,33 @@ func ExampleUpcaster() {
 	// v2 schema 1 {"Cents":1200} -> {Amount:12}
 	// v3 schema 2 {"Amount":3} -> {Amount:3}
 }
+
+// Middleware adds to a command's metadata, which is stored with the command
+// record and its events: here the request id of the caller's context.
+func ExampleSetMetadata() {
+	ctx := context.Background()
+	type requestIDKey struct{}
+	r := es.NewRegistry()
+	registerWallets(r)
+	r.Use(func(next es.HandlerFunc) es.HandlerFunc {
+		return func(ctx context.Context, cmd any) error {
+			if id, ok := ctx.Value(requestIDKey{}).(string); ok {
+				es.SetMetadata(ctx, "request_id", id)
+			}
+			return next(ctx, cmd)
+		}
+	})
+	svc, err := es.NewCommandService(ctx, r, memstore.New(), es.Options{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+
+	id := uuid.MustParse("6a3c1b6e-0000-4000-8000-000000000001")
+	req := context.WithValue(ctx, requestIDKey{}, "req-42")
+	_ = svc.Execute(req, OpenWallet{WalletID: id, Owner: "Ann"}, es.WithMetadata("tenant", "acme"))
+	history, _ := svc.History(ctx, id)
+	fmt.Println(history[0].Metadata)
+	// Output:
+	// map[request_id:req-42 tenant:acme]
+}

@@ -19,7 +19,7 @@ func (w *ProjectionWorker) rebuild(ctx context.Context, j projectionJob) error {
 		return errNotOwner // partition 0's job rebuilds the whole projector
 	}
 	err := rebuildProjector(ctx, w.reg, rms, j.p, rebuildOptions{owner: w.opts.Owner, leaseTTL: w.opts.LeaseTTL,
-		progress: w.opts.Progress, log: w.log, chunk: w.opts.RebuildChunk})
+		progress: w.opts.Progress, log: w.log, chunk: w.opts.RebuildChunk, obs: w.obs.rebuild})
 	if err == errRebuildElsewhere {
 		return errNotOwner
 	}

@@ -38,6 +38,9 @@ type WorkerOptions struct {
 	RebuildChunk int
 	// Logger receives failures and takeovers (nil: slog.Default()).
 	Logger *slog.Logger
+	// Observer, when set, is told of each batch and rebuild when it implements
+	// [BatchObserver] and [RebuildObserver]: see [Observer].
+	Observer Observer
 	// Projectors, when set, are run instead of the registry's async projectors:
 	// to run one projector in a process of its own, or in a spec. They run
 	// asynchronously whether or not they are marked Async.
@@ -61,6 +64,7 @@ type ProjectionWorker struct {
 	jobs  []projectionJob
 	wake  chan struct{}
 	log   *slog.Logger
+	obs   observers
 }
 
 type projectionJob struct {
@@ -98,7 +102,7 @@ func NewProjectionWorker(reg *Registry, store EventStore, opts WorkerOptions) (*
 	if opts.RetryBackoff <= 0 {
 		opts.RetryBackoff = 50 * time.Millisecond
 	}
-	w := &ProjectionWorker{reg: reg, store: ps, opts: opts, wake: make(chan struct{}, 1), log: opts.Logger}
+	w := &ProjectionWorker{reg: reg, store: ps, opts: opts, wake: make(chan struct{}, 1), log: opts.Logger, obs: observersOf(opts.Observer)}
 	if w.log == nil {
 		w.log = slog.Default()
 	}
@@ -316,9 +320,14 @@ func (w *ProjectionWorker) step(ctx context.Context, j projectionJob) (int, erro
 
 // apply applies recs in one transaction with the checkpoint; on failure it returns
 // the index of the event that failed, or -1 when no event is to blame.
-func (w *ProjectionWorker) apply(ctx context.Context, j projectionJob, recs []EventRecord) (int, error) {
-	failed := -1
-	err := w.store.Advance(ctx, j.name, w.opts.Owner, recs[len(recs)-1].Cursor(), j.p.Version(), func(ctx context.Context, views Persistor) error {
+func (w *ProjectionWorker) apply(ctx context.Context, j projectionJob, recs []EventRecord) (failed int, err error) {
+	if w.obs.batch != nil {
+		var end func(BatchEnd)
+		ctx, end = w.obs.batch.StartBatch(ctx, BatchStart{Projector: j.p.name, Projection: j.name, Version: j.p.Version(), Events: recs})
+		defer func() { end(BatchEnd{Err: err}) }()
+	}
+	failed = -1
+	err = w.store.Advance(ctx, j.name, w.opts.Owner, recs[len(recs)-1].Cursor(), j.p.Version(), func(ctx context.Context, views Persistor) error {
 		for i, rec := range recs {
 			env, err := w.reg.Decode(rec)
 			if err == nil {

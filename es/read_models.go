@@ -144,5 +144,5 @@ func (b *rebuilder) loop(ctx context.Context, p *Projector) {
 // rebuildOptionsOf derives a rebuild's options from a service's.
 func rebuildOptionsOf(opts Options, log *slog.Logger) rebuildOptions {
 	return rebuildOptions{owner: ownerName(opts.Owner), leaseTTL: opts.LeaseTTL, chunk: opts.RebuildChunk,
-		progress: opts.RebuildProgress, log: log, repairAfter: opts.RepairAfter}
+		progress: opts.RebuildProgress, log: log, repairAfter: opts.RepairAfter, obs: observersOf(opts.Observer).rebuild}
 }

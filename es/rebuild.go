@@ -53,6 +53,7 @@ type rebuildOptions struct {
 	// force rebuilds tables that serve the projector's version already (to
 	// repair them); without it, such a rebuild does nothing.
 	force bool
+	obs   RebuildObserver // nil: none
 }
 
 func (o rebuildOptions) withDefaults() rebuildOptions {
@@ -92,8 +93,9 @@ type rebuild struct {
 	tabs  *replayTables
 	mark  RebuildMark
 
-	started time.Time
-	applied int64 // events applied in this run, for the rate
+	started  time.Time
+	applied  int64            // events applied in this run, for the rate
+	endPhase func(RebuildEnd) // the observer's, for the phase under way
 }
 
 // rebuildProjector rebuilds p's tables to p's version: it replays the log into
@@ -117,6 +119,14 @@ func rebuildProjector(ctx context.Context, reg *Registry, store ReadModelStore, 
 	} else if st.Version > p.Version() || (st.Version == p.Version() && !opts.force) {
 		_ = store.Release(ctx, lease, opts.owner)
 		return nil // built meanwhile, here or by a newer version
+	}
+	if opts.obs != nil {
+		var end func(RebuildEnd)
+		ctx, end = opts.obs.StartRebuild(ctx, r.progress())
+		defer func() {
+			r.endPhaseWith(err)
+			end(RebuildEnd{Progress: r.progress(), Err: err})
+		}()
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	done := make(chan struct{})
@@ -196,6 +206,7 @@ func (r *rebuild) run(ctx context.Context) error {
 		return err
 	}
 	r.mark.Phase = PhaseDone
+	r.endPhaseWith(nil)
 	r.logPhase()
 	r.report()
 	return nil
@@ -535,6 +546,10 @@ func (r *rebuild) phase(ctx context.Context, phase string) error {
 	if err := r.sess.Write(ctx, nil, r.mark); err != nil {
 		return fmt.Errorf("es: rebuild %s: %w", r.p.name, err)
 	}
+	if r.opts.obs != nil {
+		r.endPhaseWith(nil)
+		r.endPhase = r.opts.obs.StartRebuildPhase(ctx, r.progress())
+	}
 	r.logPhase()
 	r.report()
 	return nil
@@ -554,9 +569,23 @@ func (r *rebuild) rate() float64 {
 }
 
 func (r *rebuild) report() {
-	if r.opts.progress == nil {
-		return
+	if r.opts.progress != nil {
+		r.opts.progress(r.progress())
 	}
-	r.opts.progress(RebuildProgress{Projector: r.p.name, Version: r.p.Version(), Done: r.mark.Done,
-		Total: max(r.mark.Total, r.mark.Done), Rate: r.rate(), Phase: r.mark.Phase})
+	if r.opts.obs != nil {
+		r.opts.obs.RebuildProgressed(r.progress())
+	}
+}
+
+func (r *rebuild) progress() RebuildProgress {
+	return RebuildProgress{Projector: r.p.name, Version: r.p.Version(), Done: r.mark.Done,
+		Total: max(r.mark.Total, r.mark.Done), Rate: r.rate(), Phase: r.mark.Phase}
+}
+
+// endPhaseWith tells the observer that the phase under way ended, with err.
+func (r *rebuild) endPhaseWith(err error) {
+	if r.endPhase != nil {
+		r.endPhase(RebuildEnd{Progress: r.progress(), Err: err})
+		r.endPhase = nil
+	}
 }

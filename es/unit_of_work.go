@@ -105,7 +105,14 @@ func (rt *runtime) aggregateType(t reflect.Type) (*AggregateType, error) {
 
 // load rebuilds an aggregate from the store; useSnapshot allows starting from a
 // snapshot no newer than q.ToVersion.
-func (rt *runtime) load(ctx context.Context, t *AggregateType, id uuid.UUID, q StreamQuery, useSnapshot bool) (Aggregate, error) {
+func (rt *runtime) load(ctx context.Context, t *AggregateType, id uuid.UUID, q StreamQuery, useSnapshot bool) (_ Aggregate, err error) {
+	var snapshot, version int64
+	var applied int
+	if rt.obs.load != nil {
+		var end func(LoadEnd)
+		ctx, end = rt.obs.load.StartLoad(ctx, LoadStart{AggregateType: t.name, ID: id})
+		defer func() { end(LoadEnd{Snapshot: snapshot, Events: applied, Version: version, Err: err}) }()
+	}
 	a := t.newAggregate()
 	r := a.root()
 	r.id, r.typ = id, t
@@ -120,6 +127,7 @@ func (rt *runtime) load(ctx context.Context, t *AggregateType, id uuid.UUID, q S
 				return nil, fmt.Errorf("load %s %s: restore snapshot of version %d: %w", t.name, id, snap.Version, err)
 			}
 			r.version, r.snapshotAt, streamType = snap.Version, snap.Version, snap.StreamType
+			snapshot = snap.Version
 			q.FromVersion = snap.Version + 1
 		}
 	}
@@ -144,7 +152,7 @@ func (rt *runtime) load(ctx context.Context, t *AggregateType, id uuid.UUID, q S
 		a.On(env.Event)
 		r.version = rec.Version
 	}
-	r.stored = r.version
+	r.stored, version, applied = r.version, r.version, len(recs)
 	return a, nil
 }
 

@@ -5,6 +5,7 @@
 //	go run ./examples/blog -addr :9000
 //	go run ./examples/blog -database-url postgres://…  # or CONSEQUENT_DATABASE_URL
 //	go run ./examples/blog -addr localhost:8080        # with the event browser at /_consequent/
+//	go run ./examples/blog -otel -log-level debug      # traces and metrics on stdout, a log line per command
 //
 // It stops gracefully on SIGINT or SIGTERM, finishing the requests in flight.
 //
@@ -36,6 +37,7 @@ import (
 	"github.com/consequent/consequent/examples/blog/api"
 	"github.com/consequent/consequent/examples/blog/blog"
 	"github.com/consequent/consequent/memstore"
+	"github.com/consequent/consequent/otelconsequent"
 	"github.com/consequent/consequent/pgstore"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/spf13/cobra"
@@ -54,10 +56,11 @@ func newCommand() *cobra.Command {
 	c := cli.Command(blog.Register, cli.Name("blog"), cli.Default(run))
 	c.Long = `Without a command, blog serves the blog's JSON API:
 
-  blog [-addr :8080] [-database-url URL]
+  blog [-addr :8080] [-database-url URL] [-browser auto|on|off] [-otel] [-log-level LEVEL]
 
 in memory, or in the PostgreSQL database at URL (default $CONSEQUENT_DATABASE_URL),
-whose event store it migrates. The commands operate that database.`
+whose event store it migrates. With -otel (or OTEL_TRACES_EXPORTER=console), it
+writes OpenTelemetry traces and metrics to stdout. The commands operate that database.`
 	return c
 }
 
@@ -69,8 +72,11 @@ func run(ctx context.Context, args []string) error {
 	dbURL := flags.String("database-url", os.Getenv(cli.EnvDatabaseURL),
 		"PostgreSQL URL (default $CONSEQUENT_DATABASE_URL; empty: an in-memory store)")
 	browserMode := flags.String("browser", "auto", "mount the event browser at /_consequent/: auto (only when -addr is a loopback address), on or off")
+	otelOn := flags.Bool("otel", otelByDefault(os.Getenv), "write OpenTelemetry traces and metrics to stdout (default: on when OTEL_TRACES_EXPORTER or OTEL_METRICS_EXPORTER is console)")
+	var level slog.Level
+	flags.TextVar(&level, "log-level", slog.LevelInfo, "log level: debug (a line per command), info, warn or error")
 	if err := flags.Parse(args); err != nil {
-		return &cli.ExitError{Code: cli.ExitMisuse, Err: fmt.Errorf("%w (flags: -addr, -database-url; see blog --help for the commands)", err)}
+		return &cli.ExitError{Code: cli.ExitMisuse, Err: fmt.Errorf("%w (flags: -addr, -database-url, -browser, -otel, -log-level; see blog --help for the commands)", err)}
 	}
 	if flags.NArg() > 0 {
 		return &cli.ExitError{Code: cli.ExitMisuse, Err: fmt.Errorf("unexpected argument %q (see blog --help)", flags.Arg(0))}
@@ -83,7 +89,24 @@ func run(ctx context.Context, args []string) error {
 	defer closeStore()
 	reg := es.NewRegistry()
 	blog.Register(reg)
-	svc, err := es.NewCommandService(ctx, reg, store, es.Options{})
+	// The command service logs each command at debug, conflicts at warn, failures at error.
+	opts := es.Options{Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))}
+	if *otelOn {
+		t, err := startTelemetry(ctx, os.Stdout, os.Getenv)
+		if err != nil {
+			return err
+		}
+		defer func() {
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			if err := t.shutdown(ctx); err != nil {
+				slog.Warn("otel shutdown", "error", err)
+			}
+		}()
+		opts.Observer = t.observer
+		reg.Use(otelconsequent.Middleware()) // the events carry their command's trace context
+	}
+	svc, err := es.NewCommandService(ctx, reg, store, opts)
 	if err != nil {
 		return err
 	}

@@ -92,12 +92,13 @@
 // runtime rebuilds a projector's tables when a higher version is deployed (see
 // es, "Changing a read model"); the live tables keep serving reads meanwhile.
 // [Store.OpenRebuild] creates a shadow table per table (<table>__rebuild,
-// without indexes, its primary key included: COPY into a bare table is fast) and records the rebuild in the rebuilds table;
-// [Store.StreamLog] streams the events of the projector's types, one statement
-// per chunk; each chunk's changed rows are written with COPY in the same
-// transaction as the rebuild's progress, so an interrupted rebuild of the same
-// version (another process, after a crash) resumes after its last chunk. At the
-// end of the log the session builds the primary keys and secondary indexes; the swap is one
+// without indexes, its primary key included: COPY into a bare table is fast)
+// and records the rebuild in the rebuilds table; [Store.StreamLog] streams the
+// events of the projector's types, one statement per chunk; each chunk's
+// changed rows are written with COPY in the same transaction as the rebuild's
+// progress, so an interrupted rebuild of the same version (another process,
+// after a crash) resumes after its last chunk. At the end of the log the
+// session builds the primary keys and secondary indexes; the swap is one
 // short transaction: it takes the read model's advisory lock exclusively (every
 // commit that writes an inline projector's tables holds it shared, through the
 // read_models() function, in the same round trip as commit()), applies the last

@@ -1,0 +1,264 @@
+package es
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// reactorBatch bounds the events a durable workflow or subscription handles
+// between two checkpoints: what it may see again after a crash.
+const reactorBatch = 100
+
+// stepReactor handles the next batch of a durable workflow's or a
+// subscription's events and returns how many it is done with.
+func (w *ProjectionWorker) stepReactor(ctx context.Context, j *projectionJob) (int, error) {
+	held, err := w.store.Lease(ctx, j.name, w.opts.Owner, w.opts.LeaseTTL)
+	if err != nil {
+		return 0, err
+	}
+	if !held {
+		j.resumed.Store(false)
+		return 0, errNotOwner
+	}
+	st, err := w.store.Projection(ctx, j.name)
+	if err != nil {
+		return 0, err
+	}
+	if st.Failed {
+		return 0, &ProjectionFailure{Projection: j.name, At: st.FailedAt, Err: errors.New(st.Error)}
+	}
+	if j.r.resume != nil && !j.resumed.Load() {
+		last, err := j.r.resume(ctx)
+		if err != nil {
+			return 0, fmt.Errorf("es: %s: find where to resume: %w", j.name, err)
+		}
+		if st.Checkpoint.Before(last) {
+			if err := w.checkpoint(ctx, j, last); err != nil {
+				return 0, err
+			}
+			w.log.Info("resumed after the last event the other side holds", "job", j.name, "from", st.Checkpoint, "to", last)
+			st.Checkpoint = last
+		}
+		j.resumed.Store(true)
+	}
+	recs, err := w.store.ReadPartition(ctx, st.Checkpoint, min(w.opts.BatchSize, reactorBatch), j.part, j.of)
+	if err != nil || len(recs) == 0 {
+		return 0, err
+	}
+	for i, rec := range recs {
+		if !j.r.handles(rec.Type) {
+			continue
+		}
+		herr := w.react(ctx, j, rec)
+		if herr == nil {
+			continue
+		}
+		if i > 0 { // the events before it are done
+			if err := w.checkpoint(ctx, j, recs[i-1].Cursor()); err != nil {
+				return 0, err
+			}
+		}
+		if ctx.Err() != nil {
+			return i, ctx.Err()
+		}
+		if err := w.retryReaction(ctx, j, rec, herr); err != nil {
+			return i, err
+		}
+		return i + 1, nil
+	}
+	if err := w.checkpoint(ctx, j, recs[len(recs)-1].Cursor()); err != nil {
+		return 0, err
+	}
+	return len(recs), nil
+}
+
+// checkpoint moves a reactor job's checkpoint to c, under its lease.
+func (w *ProjectionWorker) checkpoint(ctx context.Context, j *projectionJob, c Cursor) error {
+	return w.store.Advance(ctx, j.name, w.opts.Owner, c, 1, func(context.Context, Persistor) error { return nil })
+}
+
+// react calls a reactor job's handler with one event; a panic becomes a
+// [*PanicError].
+func (w *ProjectionWorker) react(ctx context.Context, j *projectionJob, rec EventRecord) (err error) {
+	env := Envelope{EventRecord: rec}
+	if !j.r.raw {
+		if env, err = w.reg.Decode(rec); err != nil {
+			return err
+		}
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%s: %s of stream %s version %d: %w", j.name, rec.Type, rec.StreamID, rec.Version, &PanicError{Value: p, Stack: debug.Stack()})
+		}
+	}()
+	return j.r.handle(ctx, env)
+}
+
+// retryReaction handles one failing event again with backoff; when it keeps
+// failing, the job is stopped at it. On success the checkpoint moves past it.
+func (w *ProjectionWorker) retryReaction(ctx context.Context, j *projectionJob, rec EventRecord, err error) error {
+	backoff := w.opts.RetryBackoff
+	for range w.opts.Retries {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(backoff):
+		}
+		backoff *= 2
+		if err = w.react(ctx, j, rec); err == nil {
+			return w.checkpoint(ctx, j, rec.Cursor())
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+	f := &ProjectionFailure{Projection: j.name, At: rec.Cursor(), StreamID: rec.StreamID, Version: rec.Version, Type: rec.Type, Err: err}
+	if serr := w.store.SetFailure(ctx, j.name, rec.Cursor(), err.Error()); serr != nil {
+		return errors.Join(f, serr)
+	}
+	return f
+}
+
+// durableHandler is the handler of a durable workflow's job: it runs the
+// workflow on the event, executes the commands it issued, each under its
+// derived id (so that one executed before, by an earlier attempt, is done),
+// then stores what it scheduled.
+func durableHandler(svc *CommandService, wf *Workflow) func(context.Context, Envelope) error {
+	return func(ctx context.Context, env Envelope) error {
+		r := &Reaction{clock: svc.rt.clock, ids: svc.rt.ids, workflow: wf.name, event: env.ID}
+		a, err := wf.plan(ctx, r, env)
+		if err != nil {
+			return err
+		}
+		for i, cmd := range a.Commands {
+			meta := execMeta{commandID: a.CommandIDs[i], userID: env.UserID, correlation: env.CorrelationID,
+				causation: env.ID, metadata: env.Metadata}
+			if err := svc.Execute(ctx, cmd, withMeta(meta)); !committed(err) {
+				return &WorkflowError{Workflow: wf.name, Event: env, Command: cmd, Err: err}
+			} else if err != nil && !errors.Is(err, ErrDuplicateCommand) {
+				svc.rt.opts.Logger.Warn("a durable workflow's command committed, but what followed it failed",
+					"workflow", wf.name, "command", fmt.Sprintf("%T", cmd), "error", err)
+			}
+		}
+		if err := svc.rt.storeSchedules(ctx, env, a); err != nil {
+			return &WorkflowError{Workflow: wf.name, Event: env, Err: err}
+		}
+		return nil
+	}
+}
+
+// committed reports whether Execute's err leaves the command stored: no error,
+// a duplicate (stored before), or failures after the commit.
+func committed(err error) bool {
+	if err == nil || errors.Is(err, ErrDuplicateCommand) {
+		return true
+	}
+	_, wf := errors.AsType[*WorkflowError](err)
+	_, hook := errors.AsType[*AfterCommitError](err)
+	return wf || hook
+}
+
+func withMeta(m execMeta) ExecOption { return func(dst *execMeta) { *dst = m } }
+
+// schedulerName is the lease under which one worker at a time runs the
+// scheduled commands.
+const schedulerName = "scheduler"
+
+// runSchedule runs the scheduled commands as they come due, until ctx is done.
+func (w *ProjectionWorker) runSchedule(ctx context.Context, wake <-chan struct{}) {
+	for ctx.Err() == nil {
+		n, err := w.stepSchedule(ctx)
+		switch {
+		case err != nil && !errors.Is(err, errNotOwner) && ctx.Err() == nil:
+			w.log.Warn("scheduled commands: step failed", "error", err)
+		case err == nil && n == w.opts.BatchSize:
+			continue
+		}
+		select {
+		case <-ctx.Done():
+		case <-wake:
+		case <-time.After(w.opts.PollMax):
+		}
+	}
+}
+
+// stepSchedule executes the scheduled commands due now on the service's
+// clock, at most a batch, and returns how many it ran or parked.
+func (w *ProjectionWorker) stepSchedule(ctx context.Context) (int, error) {
+	held, err := w.store.Lease(ctx, schedulerName, w.opts.Owner, w.opts.LeaseTTL)
+	if err != nil {
+		return 0, err
+	}
+	if !held {
+		return 0, errNotOwner
+	}
+	svc := w.opts.Service
+	due, err := w.sched.Scheduled(ctx, ScheduleQuery{DueBy: svc.rt.clock.Now(), Limit: w.opts.BatchSize})
+	if err != nil {
+		return 0, err
+	}
+	for _, sc := range due {
+		cmd, err := w.reg.DecodeCommand(sc.Type, sc.Data)
+		if err == nil {
+			err = w.runScheduled(ctx, sc, cmd)
+			backoff := w.opts.RetryBackoff
+			for range w.opts.Retries {
+				if err == nil || ctx.Err() != nil {
+					break
+				}
+				select {
+				case <-ctx.Done():
+				case <-time.After(backoff):
+				}
+				backoff *= 2
+				err = w.runScheduled(ctx, sc, cmd)
+			}
+		}
+		if ctx.Err() != nil {
+			return 0, ctx.Err()
+		}
+		if err != nil {
+			w.log.Error("a scheduled command keeps failing: parked", "command", sc.Type, "key", sc.Key, "id", sc.ID, "error", err)
+			if err := w.sched.SetScheduleFailure(ctx, sc.ID, err.Error()); err != nil {
+				return 0, err
+			}
+		}
+	}
+	return len(due), nil
+}
+
+// runScheduled executes one scheduled command under its id; its commit
+// removes its schedule.
+func (w *ProjectionWorker) runScheduled(ctx context.Context, sc ScheduledCommand, cmd any) error {
+	meta := execMeta{commandID: sc.ID, scheduled: true, userID: sc.UserID, correlation: sc.CorrelationID,
+		causation: sc.CausationID, metadata: sc.Metadata}
+	err := w.opts.Service.Execute(ctx, cmd, withMeta(meta))
+	switch {
+	case errors.Is(err, ErrDuplicateCommand): // it ran before: only its schedule is left
+		return w.sched.Unschedule(ctx, sc.ID)
+	case committed(err):
+		if err != nil {
+			w.log.Warn("a scheduled command committed, but what followed it failed", "command", sc.Type, "error", err)
+		}
+		return nil
+	}
+	return err
+}
+
+// ResumeScheduled clears the failure of a parked scheduled command, so that
+// it runs again.
+func (w *ProjectionWorker) ResumeScheduled(ctx context.Context, id uuid.UUID) error {
+	if w.sched == nil {
+		return errors.New("es: this worker runs no scheduled commands (it has no WorkerOptions.Service, or its store cannot schedule)")
+	}
+	if err := w.sched.SetScheduleFailure(ctx, id, ""); err != nil {
+		return err
+	}
+	w.Notify()
+	return nil
+}

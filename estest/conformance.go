@@ -31,7 +31,7 @@ type storeCase struct {
 //	Expect(estest.TestEventStore(ctx, pgtest.Backend)).To(Succeed())
 func TestEventStore(ctx context.Context, newStore Backend) error {
 	var errs []error
-	for _, c := range slices.Concat(storeCases(), viewCases(), projectionCases(), rebuildCases()) {
+	for _, c := range slices.Concat(storeCases(), viewCases(), projectionCases(), rebuildCases(), reactionCases()) {
 		s, err := newStore(ctx)
 		if err != nil {
 			return fmt.Errorf("estest.TestEventStore: new store: %w", err)

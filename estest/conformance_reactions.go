@@ -147,4 +147,3 @@ func sameSchedule(ctx context.Context, s es.ScheduleStore, want ...es.ScheduledC
 	}
 	return nil
 }
-

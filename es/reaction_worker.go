@@ -262,3 +262,40 @@ func (w *ProjectionWorker) ResumeScheduled(ctx context.Context, id uuid.UUID) er
 	w.Notify()
 	return nil
 }
+
+// SkipTo moves the checkpoint of every durable workflow and subscription of
+// the worker that is before c to c, so that they never handle the events up
+// to c: for a new subscription that starts from the present, and for specs
+// whose given history must not be reacted to. Async projectors are left
+// alone (their tables need every event).
+func (w *ProjectionWorker) SkipTo(ctx context.Context, c Cursor) error {
+	for _, j := range w.jobs {
+		if j.r == nil {
+			continue
+		}
+		for {
+			held, err := w.store.Lease(ctx, j.name, w.opts.Owner, w.opts.LeaseTTL)
+			if err != nil {
+				return err
+			}
+			if held {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(w.opts.PollMin):
+			}
+		}
+		st, err := w.store.Projection(ctx, j.name)
+		if err != nil {
+			return err
+		}
+		if st.Checkpoint.Before(c) {
+			if err := w.checkpoint(ctx, j, c); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/onsi/gomega"
 	"github.com/onsi/gomega/types"
 )
 
@@ -40,18 +41,21 @@ func (m *scheduledMatcher) Match(actual any) (bool, error) {
 	var exp []any
 	var act []item
 	for i := range max(len(m.expected), len(r.Scheduled)) {
-		var e any
+		timed := false // compare the time too: the actual item is a scheduledAt
 		if i < len(m.expected) {
-			e = m.expected[i]
+			e := m.expected[i]
 			if at, ok := e.(scheduledAt); ok {
-				e = at
+				timed = true
+				if cm, ok := at.Command.(types.GomegaMatcher); ok { // a time, and a matcher of the command
+					e = gomega.And(gomega.HaveField("At", gomega.BeTemporally("==", at.At)), gomega.HaveField("Command", cm))
+				}
 			}
 			exp = append(exp, e)
 		}
 		if i < len(r.Scheduled) {
 			sc := r.Scheduled[i]
 			it := item{name: commandName(r.names, sc.Command) + " at " + sc.At.Format(time.RFC3339), value: sc.Command}
-			if _, ok := e.(scheduledAt); ok {
+			if timed {
 				it.value = scheduledAt{At: sc.At.UTC(), Command: sc.Command}
 			}
 			act = append(act, it)
@@ -61,7 +65,7 @@ func (m *scheduledMatcher) Match(actual any) (bool, error) {
 	for i := range m.rows {
 		if i < len(m.expected) {
 			if at, ok := m.expected[i].(scheduledAt); ok {
-				m.rows[i].expected = commandName(r.names, at.Command) + " at " + at.At.Format(time.RFC3339)
+				m.rows[i].expected = expectedName(r.names, at.Command) + " at " + at.At.Format(time.RFC3339)
 			}
 		}
 	}

@@ -22,7 +22,7 @@ import (
 // through a command. The kill spec and the delay measurement use them.
 type (
 	ReceiptLine struct{ N int }
-	ReceiveLine     struct {
+	ReceiveLine struct {
 		Receipt uuid.UUID
 		N       int
 	}
@@ -259,7 +259,9 @@ var _ = Describe("reactions on PostgreSQL", Label(pgtest.Label), func() {
 		}
 		mu.Unlock()
 		slices.Sort(delays)
-		p := func(q float64) time.Duration { return delays[int(q*float64(len(delays)-1))].Round(100 * time.Microsecond) }
+		p := func(q float64) time.Duration {
+			return delays[int(q*float64(len(delays)-1))].Round(100 * time.Microsecond)
+		}
 		AddReportEntry("durable workflow delay", fmt.Sprintf("event commit → workflow command commit, %d writers (%.0f commits/s), %d events, workflow in 8 partitions: p50 %v, p99 %v, max %v",
 			writers, rate, len(delays), p(0.5), p(0.99), p(1)))
 		w.exactlyOnce(ctx, writers*perWriter)

@@ -101,6 +101,7 @@ type reactor struct {
 	handles func(typ string) bool
 	raw     bool // no decoding
 	handle  func(ctx context.Context, e Envelope) error
+	batch   func(ctx context.Context, events []Envelope) (int, error) // instead of handle
 	resume  func(ctx context.Context) (Cursor, error)
 }
 
@@ -173,7 +174,7 @@ func NewProjectionWorker(reg *Registry, store EventStore, opts WorkerOptions) (*
 	}
 	if jobs&RunSubscriptions != 0 {
 		for _, sub := range reg.subs {
-			r := &reactor{handles: sub.handles, raw: sub.raw, handle: sub.handle}
+			r := &reactor{handles: sub.handles, raw: sub.raw, handle: sub.handle, batch: sub.batch}
 			if sub.Partitions() == 1 {
 				r.resume = sub.resume
 			}

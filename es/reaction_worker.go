@@ -50,6 +50,9 @@ func (w *ProjectionWorker) stepReactor(ctx context.Context, j *projectionJob) (i
 	if err != nil || len(recs) == 0 {
 		return 0, err
 	}
+	if j.r.batch != nil {
+		return w.reactBatch(ctx, j, recs)
+	}
 	for i, rec := range recs {
 		if !j.r.handles(rec.Type) {
 			continue
@@ -77,6 +80,67 @@ func (w *ProjectionWorker) stepReactor(ctx context.Context, j *projectionJob) (i
 	return len(recs), nil
 }
 
+// reactBatch hands the events of recs that the job takes to its batch
+// handler at once, then moves the checkpoint past what it is done with; the
+// first event it is not done with is retried alone.
+func (w *ProjectionWorker) reactBatch(ctx context.Context, j *projectionJob, recs []EventRecord) (int, error) {
+	var (
+		envs   []Envelope
+		at     []int // index in recs of each of envs
+		failed = -1  // an event that does not decode: the batch stops before it
+		herr   error
+	)
+	for i, rec := range recs {
+		if !j.r.handles(rec.Type) {
+			continue
+		}
+		env := Envelope{EventRecord: rec}
+		if !j.r.raw {
+			if env, herr = w.reg.Decode(rec); herr != nil {
+				failed = i
+				break
+			}
+		}
+		envs, at = append(envs, env), append(at, i)
+	}
+	if len(envs) > 0 {
+		done, err := w.callBatch(ctx, j, envs)
+		if err != nil {
+			failed, herr = at[min(max(done, 0), len(at)-1)], err
+		}
+	}
+	if failed < 0 {
+		return len(recs), w.checkpoint(ctx, j, recs[len(recs)-1].Cursor())
+	}
+	if failed > 0 {
+		if err := w.checkpoint(ctx, j, recs[failed-1].Cursor()); err != nil {
+			return 0, err
+		}
+	}
+	if ctx.Err() != nil {
+		return failed, ctx.Err()
+	}
+	if err := w.retryReaction(ctx, j, recs[failed], herr); err != nil {
+		return failed, err
+	}
+	return failed + 1, nil
+}
+
+// callBatch calls a batch handler; a panic becomes a [*PanicError] at the
+// batch's first event.
+func (w *ProjectionWorker) callBatch(ctx context.Context, j *projectionJob, envs []Envelope) (done int, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			done, err = 0, fmt.Errorf("%s: a batch from %s of stream %s version %d: %w", j.name, envs[0].Type, envs[0].StreamID, envs[0].Version, &PanicError{Value: p, Stack: debug.Stack()})
+		}
+	}()
+	done, err = j.r.batch(ctx, envs)
+	if err == nil && done < len(envs) {
+		err = fmt.Errorf("%s: the handler is done with %d of a batch of %d events, and says nothing of the rest", j.name, done, len(envs))
+	}
+	return done, err
+}
+
 // checkpoint moves a reactor job's checkpoint to c, under its lease.
 func (w *ProjectionWorker) checkpoint(ctx context.Context, j *projectionJob, c Cursor) error {
 	return w.store.Advance(ctx, j.name, w.opts.Owner, c, 1, func(context.Context, Persistor) error { return nil })
@@ -90,6 +154,10 @@ func (w *ProjectionWorker) react(ctx context.Context, j *projectionJob, rec Even
 		if env, err = w.reg.Decode(rec); err != nil {
 			return err
 		}
+	}
+	if j.r.batch != nil {
+		_, err := w.callBatch(ctx, j, []Envelope{env})
+		return err
 	}
 	defer func() {
 		if p := recover(); p != nil {
@@ -117,6 +185,7 @@ func (w *ProjectionWorker) retryReaction(ctx context.Context, j *projectionJob, 
 			return ctx.Err()
 		}
 	}
+	j.resumed.Store(false) // after a resume, ask the other side again where it stands
 	f := &ProjectionFailure{Projection: j.name, At: rec.Cursor(), StreamID: rec.StreamID, Version: rec.Version, Type: rec.Type, Err: err}
 	if serr := w.store.SetFailure(ctx, j.name, rec.Cursor(), err.Error()); serr != nil {
 		return errors.Join(f, serr)

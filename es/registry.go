@@ -231,7 +231,7 @@ func (r *Registry) AddSubscription(s *Subscription) {
 	if s.partitions < 0 || s.partitions > 256 {
 		r.fail("subscription %q: %d partitions: use 1 to 256", s.name, s.partitions)
 	}
-	if s.handle == nil {
+	if s.handle == nil && s.batch == nil {
 		r.fail("subscription %q has no handler", s.name)
 	}
 	for _, q := range r.subs {

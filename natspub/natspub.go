@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/consequent/consequent/es"
@@ -15,15 +16,16 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// Headers of a published message. Nats-Msg-Id is the event id as well.
+// Headers of a published message. The event's id is its Nats-Msg-Id
+// (HeaderEventID); its place in the publisher's log is "<TxID>:<Position>"
+// (HeaderPosition), what a restart resumes after.
 const (
-	HeaderEventID       = "Consequent-Event-Id"
+	HeaderEventID       = jetstream.MsgIDHeader // "Nats-Msg-Id"
 	HeaderEventType     = "Consequent-Event-Type"
 	HeaderSchema        = "Consequent-Schema"
 	HeaderStreamID      = "Consequent-Stream-Id"
 	HeaderStreamType    = "Consequent-Stream-Type"
 	HeaderVersion       = "Consequent-Version"
-	HeaderTxID          = "Consequent-Tx-Id"
 	HeaderPosition      = "Consequent-Position"
 	HeaderTime          = "Consequent-Time"
 	HeaderCommandID     = "Consequent-Command-Id"
@@ -61,6 +63,8 @@ type Publisher struct {
 	cfg    Config
 	stream jetstream.Stream
 	sub    *es.Subscription
+	mu     sync.Mutex
+	last   string // the id of the last event the stream holds, as far as this publisher knows
 }
 
 // New returns a publisher to the stream cfg.Stream, which must exist.
@@ -79,7 +83,7 @@ func New(ctx context.Context, js jetstream.JetStream, cfg Config) (*Publisher, e
 		return nil, fmt.Errorf("natspub: stream %s: %w", cfg.Stream, err)
 	}
 	p := &Publisher{js: js, cfg: cfg, stream: stream}
-	p.sub = es.NewSubscription(cfg.Name, p.publish).Raw().Types(cfg.Types...).ResumeFrom(p.LastPublished)
+	p.sub = es.NewBatchSubscription(cfg.Name, p.publish).Raw().Types(cfg.Types...).ResumeFrom(p.resume)
 	return p, nil
 }
 
@@ -97,72 +101,126 @@ func (p *Publisher) subject(rec es.EventRecord) string {
 
 var subjectSafe = strings.NewReplacer(" ", "_", "*", "_", ">", "_", "\t", "_")
 
-// publish publishes one event and waits for the stream's acknowledgement.
-func (p *Publisher) publish(ctx context.Context, e es.Envelope) error {
-	msg, err := Message(p.subject(e.EventRecord), e.EventRecord)
-	if err != nil {
-		return err
+// publish publishes a batch of events, pipelined: each message is sent
+// without waiting for the acknowledgement of the one before, and each expects
+// the one before it as the stream's last message (Nats-Expected-Last-Msg-Id),
+// so that a message that fails makes every later one fail too: the stream
+// never holds a gap, nor an event out of order. It returns how many of the
+// events the stream acknowledged, in order.
+func (p *Publisher) publish(ctx context.Context, events []es.Envelope) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	acks := make([]jetstream.PubAckFuture, 0, len(events))
+	last, sendErr := p.last, error(nil)
+	for _, e := range events {
+		msg, err := Message(p.subject(e.EventRecord), e.EventRecord) // Nats-Msg-Id: the event id
+		if err != nil {
+			sendErr = err
+			break
+		}
+		if last != "" {
+			msg.Header[jetstream.ExpectedLastMsgIDHeader] = []string{last}
+		}
+		ack, err := p.js.PublishMsgAsync(msg)
+		if err != nil {
+			sendErr = err
+			break
+		}
+		acks, last = append(acks, ack), e.ID.String()
 	}
-	if _, err := p.js.PublishMsg(ctx, msg, jetstream.WithMsgID(e.ID.String()), jetstream.WithExpectStream(p.cfg.Stream)); err != nil {
-		return fmt.Errorf("natspub: publish %s of stream %s version %d: %w", e.Type, e.StreamID, e.Version, err)
+	for i, ack := range acks {
+		e := events[i]
+		select {
+		case <-ack.Ok():
+			p.last = e.ID.String()
+		case err := <-ack.Err():
+			return i, fmt.Errorf("natspub: publish %s of stream %s version %d: %w", e.Type, e.StreamID, e.Version, err)
+		case <-ctx.Done():
+			return i, ctx.Err()
+		}
 	}
-	return nil
+	if sendErr != nil {
+		e := events[len(acks)]
+		return len(acks), fmt.Errorf("natspub: publish %s of stream %s version %d: %w", e.Type, e.StreamID, e.Version, sendErr)
+	}
+	return len(events), nil
 }
 
 // Message builds the message a publisher sends for rec on subject.
 func Message(subject string, rec es.EventRecord) (*nats.Msg, error) {
-	h := nats.Header{}
-	h.Set(jetstream.MsgIDHeader, rec.ID.String())
-	h.Set(HeaderEventID, rec.ID.String())
-	h.Set(HeaderEventType, rec.Type)
-	h.Set(HeaderSchema, strconv.Itoa(rec.Schema))
-	h.Set(HeaderStreamID, rec.StreamID.String())
-	h.Set(HeaderStreamType, rec.StreamType)
-	h.Set(HeaderVersion, strconv.FormatInt(rec.Version, 10))
-	h.Set(HeaderTxID, strconv.FormatUint(rec.TxID, 10))
-	h.Set(HeaderPosition, strconv.FormatInt(rec.Position, 10))
-	h.Set(HeaderTime, rec.Time.UTC().Format(time.RFC3339Nano))
-	h.Set(HeaderCommandID, rec.CommandID.String())
-	h.Set(HeaderCorrelationID, rec.CorrelationID.String())
-	h.Set(HeaderCausationID, rec.CausationID.String())
+	h := make(nats.Header, 14)
+	h[HeaderEventID] = []string{rec.ID.String()}
+	h[HeaderEventType] = []string{rec.Type}
+	h[HeaderSchema] = []string{strconv.Itoa(rec.Schema)}
+	h[HeaderStreamID] = []string{rec.StreamID.String()}
+	h[HeaderStreamType] = []string{rec.StreamType}
+	h[HeaderVersion] = []string{strconv.FormatInt(rec.Version, 10)}
+	h[HeaderPosition] = []string{strconv.FormatUint(rec.TxID, 10) + ":" + strconv.FormatInt(rec.Position, 10)}
+	h[HeaderTime] = []string{rec.Time.UTC().Format(time.RFC3339Nano)}
+	h[HeaderCommandID] = []string{rec.CommandID.String()}
+	h[HeaderCorrelationID] = []string{rec.CorrelationID.String()}
+	h[HeaderCausationID] = []string{rec.CausationID.String()}
 	if rec.UserID != "" {
-		h.Set(HeaderUserID, rec.UserID)
+		h[HeaderUserID] = []string{rec.UserID}
 	}
 	if len(rec.Metadata) > 0 {
 		meta, err := json.Marshal(rec.Metadata)
 		if err != nil {
 			return nil, fmt.Errorf("natspub: event %s: metadata: %w", rec.ID, err)
 		}
-		h.Set(HeaderMetadata, string(meta))
+		h[HeaderMetadata] = []string{string(meta)}
 	}
 	return &nats.Msg{Subject: subject, Header: h, Data: rec.Data}, nil
+}
+
+// resume is where the worker asks where to resume, when it takes the
+// publisher's lease: it also learns the stream's last message id, the one the
+// next publish expects.
+func (p *Publisher) resume(ctx context.Context) (es.Cursor, error) {
+	c, id, err := p.lastPublished(ctx)
+	if err != nil {
+		return c, err
+	}
+	p.mu.Lock()
+	p.last = id
+	p.mu.Unlock()
+	return c, nil
 }
 
 // LastPublished returns the log position of the last event the stream holds
 // on the publisher's subjects (the zero cursor when it holds none): where a
 // restarted publisher resumes.
 func (p *Publisher) LastPublished(ctx context.Context) (es.Cursor, error) {
+	c, _, err := p.lastPublished(ctx)
+	return c, err
+}
+
+func (p *Publisher) lastPublished(ctx context.Context) (es.Cursor, string, error) {
 	last, err := p.stream.GetLastMsgForSubject(ctx, p.cfg.Prefix+".>")
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return es.Cursor{}, nil
+		return es.Cursor{}, "", nil
 	}
 	if err != nil {
-		return es.Cursor{}, fmt.Errorf("natspub: last message of stream %s: %w", p.cfg.Stream, err)
+		return es.Cursor{}, "", fmt.Errorf("natspub: last message of stream %s: %w", p.cfg.Stream, err)
 	}
 	c, err := CursorOf(last.Header)
 	if err != nil {
-		return es.Cursor{}, fmt.Errorf("natspub: last message of stream %s (sequence %d): %w", p.cfg.Stream, last.Sequence, err)
+		return es.Cursor{}, "", fmt.Errorf("natspub: last message of stream %s (sequence %d): %w", p.cfg.Stream, last.Sequence, err)
 	}
-	return c, nil
+	return c, last.Header.Get(HeaderEventID), nil
 }
 
 // CursorOf returns the log position a published message carries.
 func CursorOf(h nats.Header) (es.Cursor, error) {
-	tx, err := strconv.ParseUint(h.Get(HeaderTxID), 10, 64)
-	if err != nil {
-		return es.Cursor{}, fmt.Errorf("natspub: header %s: %w (not a message of natspub?)", HeaderTxID, err)
+	txs, poss, ok := strings.Cut(h.Get(HeaderPosition), ":")
+	if !ok {
+		return es.Cursor{}, fmt.Errorf("natspub: header %s is %q, not <tx>:<position> (not a message of natspub?)", HeaderPosition, h.Get(HeaderPosition))
 	}
-	pos, err := strconv.ParseInt(h.Get(HeaderPosition), 10, 64)
+	tx, err := strconv.ParseUint(txs, 10, 64)
+	if err != nil {
+		return es.Cursor{}, fmt.Errorf("natspub: header %s: %w", HeaderPosition, err)
+	}
+	pos, err := strconv.ParseInt(poss, 10, 64)
 	if err != nil {
 		return es.Cursor{}, fmt.Errorf("natspub: header %s: %w", HeaderPosition, err)
 	}

@@ -54,6 +54,8 @@ func startServer(dir string) (*server.Server, error) {
 
 type notReady struct{}
 
-func (notReady) Error() string { return "natspub specs: the embedded nats-server did not start within 10s" }
+func (notReady) Error() string {
+	return "natspub specs: the embedded nats-server did not start within 10s"
+}
 
 var errNotReady error = notReady{}

@@ -343,6 +343,31 @@ var _ = Describe("subscriptions", func() {
 		Expect(seen).To(Equal([]int64{1, 2, 3, 4}))
 	})
 
+	It("in batches: take the events at once, go on after what the handler is done with, retry the first it is not", func() {
+		var batches [][]int64
+		fail := true
+		sub := es.NewBatchSubscription("batches", func(_ context.Context, events []es.Envelope) (int, error) {
+			var versions []int64
+			for i, e := range events {
+				if e.Version == 3 && fail {
+					fail = false
+					batches = append(batches, versions)
+					return i, errors.New("broker busy")
+				}
+				versions = append(versions, e.Version)
+			}
+			batches = append(batches, versions)
+			return len(events), nil
+		})
+		r := newReactions(func(reg *es.Registry) { reg.AddSubscription(sub) }, es.WorkerOptions{})
+		r.exec(OpenAccount{ID: id, Owner: "Ann", Email: "a@x"})
+		for range 4 {
+			r.exec(Deposit{ID: id, Amount: 1})
+		}
+		r.catchUp()
+		Expect(batches).To(Equal([][]int64{{1, 2}, {3}, {4, 5}}))
+	})
+
 	It("resume after what the other side holds, when it can tell", func() {
 		var seen []int64
 		var held es.Cursor

@@ -137,7 +137,35 @@ func (k *killingJS) PublishMsgAsync(msg *nats.Msg, opts ...jetstream.PublishOpt)
 	return ack, err
 }
 
+// flakyJS fails the sends of some messages once each.
+type flakyJS struct {
+	jetstream.JetStream
+	n      atomic.Int64
+	failAt map[int64]bool
+}
+
+func (f *flakyJS) PublishMsgAsync(msg *nats.Msg, opts ...jetstream.PublishOpt) (jetstream.PubAckFuture, error) {
+	if n := f.n.Add(1); f.failAt[n] {
+		return nil, fmt.Errorf("send %d: connection reset", n)
+	}
+	return f.JetStream.PublishMsgAsync(msg, opts...)
+}
+
 var _ = Describe("the JetStream publisher", func() {
+	It("retries from a send that failed in the middle of a batch, leaving no gap", func(ctx SpecContext) {
+		stream := newStream(ctx, "FLAKY", 0)
+		a := newApp(ctx)
+		log := a.write(ctx, 500)
+		flaky := &flakyJS{JetStream: js, failAt: map[int64]bool{50: true, 51: true, 260: true}}
+		w := a.publisher(ctx, flaky, "FLAKY")
+		Expect(w.CatchUp(ctx)).To(Succeed())
+		msgs := readAll(ctx, stream)
+		Expect(msgs).To(HaveLen(500))
+		for i, m := range msgs {
+			Expect(m.Headers().Get(natspub.HeaderEventID)).To(Equal(log[i].ID.String()), "message %d", i+1)
+		}
+	})
+
 	It("publishes each event to the subject of its type, with its envelope in headers, and the consumer decodes it", func(ctx SpecContext) {
 		stream := newStream(ctx, "HEADERS", 0)
 		a := newApp(ctx)

@@ -43,6 +43,21 @@ var toolOnlyDeps = map[string]bool{
 	"github.com/inconshreveable/mousetrap": true,
 }
 
+// natsOnlyDeps are required by package natspub (and its specs' embedded
+// server) only: a new project does not import it, and go mod tidy would drop
+// them. A project that publishes to NATS adds them with go get.
+var natsOnlyDeps = map[string]bool{
+	"github.com/nats-io/nats-server/v2":         true,
+	"github.com/nats-io/nats.go":                true,
+	"github.com/nats-io/jwt/v2":                 true,
+	"github.com/nats-io/nkeys":                  true,
+	"github.com/nats-io/nuid":                   true,
+	"github.com/antithesishq/antithesis-sdk-go": true,
+	"github.com/google/go-tpm":                  true,
+	"github.com/minio/highwayhash":              true,
+	"golang.org/x/time":                         true,
+}
+
 // requirement is a line of a go.mod require block.
 type requirement struct {
 	Path, Version string
@@ -57,7 +72,7 @@ func projectDeps() (goVersion string, reqs []requirement, err error) {
 		return "", nil, fmt.Errorf("the embedded go.mod of Consequent: %w", err)
 	}
 	for _, r := range f.Require {
-		if toolOnlyDeps[r.Mod.Path] {
+		if toolOnlyDeps[r.Mod.Path] || natsOnlyDeps[r.Mod.Path] {
 			continue
 		}
 		reqs = append(reqs, requirement{Path: r.Mod.Path, Version: r.Mod.Version, Indirect: !directDeps[r.Mod.Path]})

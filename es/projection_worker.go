@@ -105,9 +105,13 @@ type reactor struct {
 	resume  func(ctx context.Context) (Cursor, error)
 }
 
-// NewProjectionWorker returns a worker for the async projectors in reg, on store,
-// which must implement [ProjectionStore]. It registers an after-commit hook on reg
-// to wake up on commits.
+// NewProjectionWorker returns a worker for what reg has to run from the log, on
+// store, which must implement [ProjectionStore]: its async projectors, its
+// subscriptions and, given the command service ([WorkerOptions.Service]), its
+// durable workflows and the scheduled commands (on a store that implements
+// [ScheduleStore]); [WorkerOptions.Jobs] narrows that down. A registry with
+// durable workflows and no service fails with the fix. It registers an
+// after-commit hook on reg to wake up on commits.
 func NewProjectionWorker(reg *Registry, store EventStore, opts WorkerOptions) (*ProjectionWorker, error) {
 	ps, ok := store.(ProjectionStore)
 	if !ok {
@@ -217,9 +221,10 @@ func (w *ProjectionWorker) Notify() {
 	}
 }
 
-// Run processes the async projectors until ctx is done, then releases its leases
-// and returns ctx's error. A projector that fails is stopped and logged; the
-// others keep running.
+// Run processes the worker's jobs until ctx is done, then releases its leases
+// and returns ctx's error. A job that fails at an event is stopped and logged;
+// the others keep running. Scheduled commands are looked for on every commit
+// of this process and every PollMax.
 func (w *ProjectionWorker) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wakes := make([]chan struct{}, len(w.jobs)+1) // the last: the scheduler's

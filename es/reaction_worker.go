@@ -17,6 +17,7 @@ const reactorBatch = 100
 // stepReactor handles the next batch of a durable workflow's or a
 // subscription's events and returns how many it is done with.
 func (w *ProjectionWorker) stepReactor(ctx context.Context, j *projectionJob) (int, error) {
+	leased := time.Now()
 	held, err := w.store.Lease(ctx, j.name, w.opts.Owner, w.opts.LeaseTTL)
 	if err != nil {
 		return 0, err
@@ -56,6 +57,15 @@ func (w *ProjectionWorker) stepReactor(ctx context.Context, j *projectionJob) (i
 	for i, rec := range recs {
 		if !j.r.handles(rec.Type) {
 			continue
+		}
+		if i > 0 && time.Since(leased) > w.opts.LeaseTTL/3 { // slow handlers: keep what is done, and the lease
+			if err := w.checkpoint(ctx, j, recs[i-1].Cursor()); err != nil {
+				return i, err
+			}
+			leased = time.Now()
+			if held, err := w.store.Lease(ctx, j.name, w.opts.Owner, w.opts.LeaseTTL); err != nil || !held {
+				return i, errors.Join(err, errNotOwner)
+			}
 		}
 		herr := w.react(ctx, j, rec)
 		if herr == nil {
@@ -259,6 +269,7 @@ func (w *ProjectionWorker) runSchedule(ctx context.Context, wake <-chan struct{}
 // stepSchedule executes the scheduled commands due now on the service's
 // clock, at most a batch, and returns how many it ran or parked.
 func (w *ProjectionWorker) stepSchedule(ctx context.Context) (int, error) {
+	leased := time.Now()
 	held, err := w.store.Lease(ctx, schedulerName, w.opts.Owner, w.opts.LeaseTTL)
 	if err != nil {
 		return 0, err
@@ -271,7 +282,13 @@ func (w *ProjectionWorker) stepSchedule(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	for _, sc := range due {
+	for i, sc := range due {
+		if time.Since(leased) > w.opts.LeaseTTL/3 { // a long batch: keep the lease
+			leased = time.Now()
+			if held, err := w.store.Lease(ctx, schedulerName, w.opts.Owner, w.opts.LeaseTTL); err != nil || !held {
+				return i, errors.Join(err, errNotOwner)
+			}
+		}
 		cmd, err := w.reg.DecodeCommand(sc.Type, sc.Data)
 		if err == nil {
 			err = w.runScheduled(ctx, sc, cmd)

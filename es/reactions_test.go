@@ -368,6 +368,25 @@ var _ = Describe("subscriptions", func() {
 		Expect(batches).To(Equal([][]int64{{1, 2}, {3}, {4, 5}}))
 	})
 
+	It("keep their lease and their progress through a batch that outlasts the lease", func() {
+		seen := map[int64]int{}
+		sub := es.NewSubscription("slow", func(_ context.Context, e es.Envelope) error {
+			time.Sleep(10 * time.Millisecond)
+			seen[e.Version]++
+			return nil
+		})
+		r := newReactions(func(reg *es.Registry) { reg.AddSubscription(sub) }, es.WorkerOptions{LeaseTTL: 60 * time.Millisecond})
+		r.exec(OpenAccount{ID: id, Owner: "Ann", Email: "a@x"})
+		for range 29 {
+			r.exec(Deposit{ID: id, Amount: 1})
+		}
+		r.catchUp()
+		Expect(seen).To(HaveLen(30))
+		for v, n := range seen {
+			Expect(n).To(Equal(1), "version %d handled once", v)
+		}
+	})
+
 	It("resume after what the other side holds, when it can tell", func() {
 		var seen []int64
 		var held es.Cursor

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -51,6 +52,8 @@ func blogAcceptance(backend estest.Backend) {
 	Describe("a blogger's first day", Ordered, func() {
 		var (
 			svc    *es.CommandService
+			worker *es.ProjectionWorker
+			clock  *es.ManualClock
 			server *httptest.Server
 			postID string
 		)
@@ -61,10 +64,18 @@ func blogAcceptance(backend estest.Backend) {
 			Expect(err).NotTo(HaveOccurred())
 			reg := es.NewRegistry()
 			blog.Register(reg)
-			svc, err = es.NewCommandService(ctx, reg, store, es.Options{})
+			clock = es.NewManualClock(time.Now().UTC())
+			svc, err = es.NewCommandService(ctx, reg, store, es.Options{Clock: clock})
 			Expect(err).NotTo(HaveOccurred())
 			server = httptest.NewServer(api.NewServer(svc))
 			DeferCleanup(server.Close)
+			// The worker runs the durable publication workflow and the reminders.
+			worker, err = es.NewProjectionWorker(reg, store, es.WorkerOptions{Service: svc, PollMax: 100 * time.Millisecond})
+			Expect(err).NotTo(HaveOccurred())
+			workerCtx, stop := context.WithCancel(context.Background())
+			done := make(chan struct{})
+			go func() { defer close(done); _ = worker.Run(workerCtx) }()
+			DeferCleanup(func() { stop(); <-done })
 		})
 
 		// call sends a request as user ben and decodes the JSON answer into out
@@ -123,10 +134,22 @@ func blogAcceptance(backend estest.Backend) {
 			postID = created.ID
 		})
 
+		It("has scheduled a reminder to its author for a week later", func(ctx SpecContext) {
+			sched, err := svc.ScheduledCommands(ctx)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(sched).To(HaveExactElements(And(
+				HaveField("At", BeTemporally("~", clock.Now().Add(blog.ReminderDelay), time.Second)),
+				HaveField("Command", HaveField("PostID", uuid.MustParse(postID))))))
+		})
+
 		It("publishes it", func() {
 			var post map[string]any
 			Expect(call("POST", "/posts/"+postID+"/publish", nil, &post)).To(Equal(http.StatusOK))
 			Expect(post).To(HaveKey("published_at"))
+		})
+
+		It("has cancelled the reminder by publishing", func(ctx SpecContext) {
+			Expect(svc.ScheduledCommands(ctx)).To(BeEmpty())
 		})
 
 		It("refuses to publish it twice", func() {
@@ -209,6 +232,28 @@ func blogAcceptance(backend estest.Backend) {
 				HaveField("CausationID", published.ID),
 				HaveField("CorrelationID", published.CorrelationID),
 				HaveField("UserID", "ben"))))
+		})
+
+		It("reminds the author of a post left unpublished for a week", func(ctx SpecContext) {
+			var created struct{ ID string }
+			Expect(call("POST", "/posts", map[string]string{"author": "ben", "title": "A draft", "content": "Later."}, &created)).
+				To(Equal(http.StatusCreated))
+			clock.Advance(blog.ReminderDelay + time.Second)
+			worker.Notify()
+			Eventually(func(g Gomega) {
+				log, err := svc.Store().ReadLog(ctx, es.Cursor{}, 1000)
+				g.Expect(err).NotTo(HaveOccurred())
+				var reminders []any
+				for _, rec := range log {
+					env, err := svc.Registry().Decode(rec)
+					g.Expect(err).NotTo(HaveOccurred())
+					if n, ok := env.Event.(blog.NotificationQueued); ok && n.PostID == created.ID {
+						reminders = append(reminders, n)
+					}
+				}
+				g.Expect(reminders).To(HaveExactElements(blog.NotificationQueued{PostID: created.ID, To: "ben", Message: `Your post "A draft" is still unpublished.`}))
+			}).WithContext(ctx).WithTimeout(30 * time.Second).Should(Succeed())
+			Expect(svc.ScheduledCommands(ctx)).To(BeEmpty())
 		})
 	})
 }

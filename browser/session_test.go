@@ -67,6 +67,16 @@ func newSession(backend estest.Backend, opts browser.Options, extra ...func(*es.
 	s.exec(blog.AddPost{PostID: s.postID, Author: "ben", Title: "My first blogpost", Content: "Hello World!"}, "ben")
 	s.exec(blog.ChangePostTitle{PostID: s.postID, Title: "Hello, world"}, "ben")
 	s.exec(blog.PublishPost{PostID: s.postID}, "ben")
+	// The publication workflow is durable: a worker issues the notification.
+	w, err := es.NewProjectionWorker(s.reg, s.store, es.WorkerOptions{Service: s.svc})
+	Expect(err).NotTo(HaveOccurred())
+	Eventually(func() (int, error) { // the log's watermark may hold the event back a moment
+		if err := w.CatchUp(ctx); err != nil {
+			return 0, err
+		}
+		cmds, err := s.store.(es.BrowseStore).FindCommands(ctx, es.CommandQuery{})
+		return len(cmds), err
+	}).WithTimeout(30 * time.Second).Should(Equal(5))
 
 	cmds, err := s.store.(es.BrowseStore).FindCommands(ctx, es.CommandQuery{})
 	Expect(err).NotTo(HaveOccurred())

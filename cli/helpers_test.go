@@ -143,6 +143,11 @@ func seed(ctx context.Context, dsn string, n int) history {
 	Expect(svc.Execute(ctx, blog.PublishPost{PostID: h.posts[0]}, es.ByUser("ben"))).To(Succeed())
 	Expect(svc.Execute(ctx, blog.ChangePostTitle{PostID: h.posts[0], Title: "Hello, world"}, es.ByUser("ben"))).To(Succeed())
 	settled(ctx, svc.Store())
+	// The publication workflow is durable: a worker issues the notification.
+	w, err := es.NewProjectionWorker(svc.Registry(), svc.Store(), es.WorkerOptions{Service: svc})
+	Expect(err).NotTo(HaveOccurred())
+	Expect(w.CatchUp(ctx)).To(Succeed())
+	settled(ctx, svc.Store())
 	return h
 }
 

@@ -55,7 +55,7 @@ var _ = Describe("the blog's command line", func() {
 		Entry("an unknown subcommand", `blog: unknown command "bogus" for "blog db" (see blog db --help)`, "db", "bogus"),
 		Entry("a missing subcommand", `blog: missing command: create, migrate, status (see blog db --help)`, "db"),
 		Entry("an unknown flag", `blog: unknown flag: --bogus (see blog projections status --help)`, "projections", "status", "--bogus"),
-		Entry("an unknown flag of the server", `blog: flag provided but not defined: -bogus (flags: -addr, -database-url; see blog --help for the commands)`, "-bogus"),
+		Entry("an unknown flag of the server", `blog: flag provided but not defined: -bogus (flags: -addr, -database-url, -browser, -otel, -log-level; see blog --help for the commands)`, "-bogus"),
 		Entry("no database", `blog: no database: pass --database-url or set CONSEQUENT_DATABASE_URL`, "projections", "status"),
 		Entry("a malformed database URL", `blog: --database-url: cannot parse `+"`nonsense://x`"+`: failed to parse as keyword/value (invalid keyword/value)`,
 			"db", "status", "--database-url", "nonsense://x"),

@@ -137,7 +137,7 @@ func (a *app) projectionsStatus(c *cobra.Command, asJSON bool) error {
 // projector.
 func (a *app) partitions(ctx context.Context, e *env) (map[string][]partitionJSON, error) {
 	out := map[string][]partitionJSON{}
-	w, err := es.NewProjectionWorker(e.reg, e.store, es.WorkerOptions{Logger: logger(io.Discard)})
+	w, err := es.NewProjectionWorker(e.reg, e.store, es.WorkerOptions{Logger: logger(io.Discard), Jobs: es.RunProjectors | es.RunSubscriptions})
 	if err != nil {
 		return nil, failure("%v", err)
 	}
@@ -322,7 +322,7 @@ func (a *app) projectionsResume(c *cobra.Command, args []string) error {
 		return misuse("projector %s runs inline: only async projectors stop at a failing event; to retry a failed rebuild, run %s projections rebuild %s",
 			p.Name(), a.name, p.Name())
 	}
-	w, err := es.NewProjectionWorker(e.reg, e.store, es.WorkerOptions{Logger: logger(io.Discard)})
+	w, err := es.NewProjectionWorker(e.reg, e.store, es.WorkerOptions{Logger: logger(io.Discard), Jobs: es.RunProjectors | es.RunSubscriptions})
 	if err != nil {
 		return failure("%v", err)
 	}

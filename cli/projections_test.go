@@ -72,7 +72,9 @@ var _ = Describe("projections", Label(pgtest.Label), func() {
 			}
 		}
 		Expect(phases).To(Equal([]string{"replay", "index", "catch-up", "swap", "done"}))
-		Expect(lines[0]).To(Equal("post_projector v2: replay 0/163 (0%)"))
+		// The total counts what the log's watermark lets through at the start: a
+		// transaction in flight elsewhere on the server may hold back the last.
+		Expect(lines[0]).To(MatchRegexp(`^post_projector v2: replay 0/16[0-3] \(0%\)$`))
 		Expect(lines[len(lines)-1]).To(MatchRegexp(`^post_projector v2: done 163/163 \(100%\), \d+ events/s$`))
 		Expect(r.err).NotTo(ContainSubstring("\r"))
 

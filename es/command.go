@@ -71,6 +71,8 @@ type execMeta struct {
 	correlation uuid.UUID
 	causation   uuid.UUID
 	metadata    map[string]string
+	commandID   uuid.UUID // set: the command's id, checked for a duplicate
+	scheduled   bool      // a scheduled command under commandID: its schedule goes with the commit
 }
 
 // ByUser records who executed the command.
@@ -78,6 +80,15 @@ func ByUser(id string) ExecOption { return func(m *execMeta) { m.userID = id } }
 
 // WithCorrelationID sets the correlation id (by default the command's own id).
 func WithCorrelationID(id uuid.UUID) ExecOption { return func(m *execMeta) { m.correlation = id } }
+
+// WithCommandID gives the command the id id instead of a fresh one, making its
+// execution idempotent: when a command with that id is stored already,
+// Execute runs nothing (no handler, no commit) and returns an error wrapping
+// [ErrDuplicateCommand]; two executions racing each other store it once (the
+// store refuses the second commit). Durable workflows and scheduled commands
+// execute their commands this way; an application can do the same with an
+// idempotency key of its own (a UUIDv5 of it, say).
+func WithCommandID(id uuid.UUID) ExecOption { return func(m *execMeta) { m.commandID = id } }
 
 // WithMetadata adds free metadata, stored with the command and its events.
 func WithMetadata(key, value string) ExecOption {

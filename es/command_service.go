@@ -261,12 +261,18 @@ func (s *CommandService) Execute(ctx context.Context, cmd any, opts ...ExecOptio
 			}
 			env := &envs[i]
 			for _, w := range s.rt.reg.workflows {
-				cmds, err := w.Run(ctx, s.rt.clock, s.rt.ids, *env)
+				if w.durable { // a worker runs it from the log
+					continue
+				}
+				a, err := w.Plan(ctx, s.rt.clock, s.rt.ids, *env)
+				if err == nil {
+					err = s.rt.storeSchedules(ctx, *env, a)
+				}
 				if err != nil {
 					failed = append(failed, &WorkflowError{Workflow: w.name, Event: *env, Err: err})
 					continue
 				}
-				for _, c := range cmds {
+				for _, c := range a.Commands {
 					m := execMeta{userID: q.meta.userID, correlation: env.CorrelationID, causation: env.ID, metadata: q.meta.metadata}
 					queue = append(queue, queued{cmd: c, meta: m, workflow: w.name, cause: env})
 				}
@@ -274,6 +280,27 @@ func (s *CommandService) Execute(ctx context.Context, cmd any, opts ...ExecOptio
 		}
 	}
 	return errors.Join(failed...)
+}
+
+// storeSchedules stores what a workflow reacting to env scheduled and cancelled.
+func (rt *runtime) storeSchedules(ctx context.Context, env Envelope, a Actions) error {
+	if len(a.Schedule) == 0 && len(a.Cancel) == 0 {
+		return nil
+	}
+	ss, ok := rt.store.(ScheduleStore)
+	if !ok {
+		return errNoSchedules(rt.store)
+	}
+	add := make([]ScheduledCommand, 0, len(a.Schedule))
+	for _, sc := range a.Schedule {
+		rec, err := rt.encodeScheduled(sc.At, sc.Key, sc.Command, sc.Record.ID)
+		if err != nil {
+			return err
+		}
+		rec.UserID, rec.CorrelationID, rec.CausationID, rec.Metadata = env.UserID, env.CorrelationID, env.ID, env.Metadata
+		add = append(add, rec)
+	}
+	return ss.Schedule(ctx, add, a.Cancel)
 }
 
 // executeOne runs one command through middleware, validation, handler and commit.
@@ -309,6 +336,9 @@ func (s *CommandService) executeOne(ctx context.Context, q queued) (envs []Envel
 			end(e)
 		}
 	}()
+	if err := s.rt.ranAlready(ctx, cmd, meta); err != nil {
+		return nil, err
+	}
 	next := func(ctx context.Context, cmd any) error {
 		h, err := s.rt.handlerFor(cmd)
 		if err != nil {
@@ -322,6 +352,10 @@ func (s *CommandService) executeOne(ctx context.Context, q queued) (envs []Envel
 			envs, err = s.rt.attempt(ctx, h, cmd, meta, x)
 			if errors.Is(err, ErrConcurrencyConflict) {
 				conflicts++
+				// The conflict may be the same command, committed elsewhere.
+				if dup := s.rt.ranAlready(ctx, cmd, meta); dup != nil {
+					return dup
+				}
 			}
 			if err == nil || !errors.Is(err, ErrConcurrencyConflict) || attempt >= s.rt.opts.ConflictRetries {
 				return err
@@ -396,6 +430,22 @@ type commitError struct{ err error }
 
 func (e *commitError) Error() string { return "commit: " + e.err.Error() }
 func (e *commitError) Unwrap() error { return e.err }
+
+// ranAlready returns an error wrapping ErrDuplicateCommand when cmd has an id
+// of its own (WithCommandID) and the store holds a command with that id.
+func (rt *runtime) ranAlready(ctx context.Context, cmd any, meta execMeta) error {
+	if meta.commandID == uuid.Nil {
+		return nil
+	}
+	done, err := rt.store.Commands(ctx, meta.commandID)
+	if err != nil {
+		return fmt.Errorf("es: command %T: look up its id %s: %w", cmd, meta.commandID, err)
+	}
+	if len(done) > 0 {
+		return fmt.Errorf("es: command %T with id %s: %w", cmd, meta.commandID, ErrDuplicateCommand)
+	}
+	return nil
+}
 
 // attempt runs the handler in a fresh unit of work and commits what it recorded.
 // x is the command's execution, nil for [CommandService.Append].
@@ -512,7 +562,10 @@ func (rt *runtime) buildCommit(u *UnitOfWork, name string, cmd any, meta execMet
 	if err != nil {
 		return nil, fmt.Errorf("encode command: %w", err)
 	}
-	id, now := rt.ids.NewID(), rt.clock.Now()
+	id, now := meta.commandID, rt.clock.Now()
+	if id == uuid.Nil {
+		id = rt.ids.NewID()
+	}
 	corr := meta.correlation
 	if corr == uuid.Nil {
 		corr = id
@@ -551,6 +604,17 @@ func (rt *runtime) buildCommit(u *UnitOfWork, name string, cmd any, meta execMet
 			w.Snapshot = &Snapshot{StreamID: r.id, StreamType: r.typ.name, Version: r.version, Schema: p.schema, Data: data}
 		}
 		c.Streams = append(c.Streams, w)
+	}
+	c.Scheduled = meta.scheduled
+	if len(u.schedule) > 0 || len(u.cancel) > 0 || c.Scheduled {
+		if _, ok := rt.store.(ScheduleStore); !ok {
+			return nil, errNoSchedules(rt.store)
+		}
+		c.Cancel = u.cancel
+		for _, sc := range u.schedule {
+			sc.UserID, sc.CorrelationID, sc.CausationID, sc.Metadata = meta.userID, corr, id, meta.metadata
+			c.Schedule = append(c.Schedule, sc)
+		}
 	}
 	return c, nil
 }

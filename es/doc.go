@@ -115,7 +115,9 @@
 //  4. the commit: the command record (type, payload, user, correlation), every new
 //     event of every touched aggregate, unique keys and snapshots, atomically;
 //     inline projectors run inside it;
-//  5. after-commit hooks ([Registry.AfterCommit]), then workflows.
+//  5. after-commit hooks ([Registry.AfterCommit]), then synchronous workflows
+//     (durable ones, subscriptions and scheduled commands run in a
+//     [ProjectionWorker]).
 //
 // [Options] configures the service; its zero value works (system clock, UUIDv7
 // ids, no retries). [ByUser], [WithCorrelationID] and [WithMetadata] attach
@@ -245,13 +247,42 @@
 //		return nil
 //	})
 //
-// The commands a workflow issues run after the command that caused the event, first
-// in, first out, each in its own unit of work, with the causing event's id as
-// their causation and its correlation id. When one of them fails, the original
-// command's events stay stored and Execute returns a [*WorkflowError].
+// A synchronous workflow (the default) runs in the process that executed the
+// command: the commands it issues run after that command, first in, first out,
+// each in its own unit of work, with the causing event's id as their causation
+// and its correlation id. When one of them fails, the original command's
+// events stay stored and Execute returns a [*WorkflowError].
 // [Options.MaxCascade] stops workflows that trigger each other forever;
 // [Options.DisableWorkflows] turns workflows off, for maintenance jobs and for
 // specs that look at one command's events only.
+//
+// A [Workflow.Durable] one follows the global log instead, in a
+// [ProjectionWorker] given the command service ([WorkerOptions.Service]), with
+// a checkpoint, a lease, retries and a stop at a failing event, like an async
+// projector. The commands it issues carry ids derived from the workflow, the
+// event and their place among its actions ([ReactionID]): a store refuses a
+// command id twice ([ErrDuplicateCommand]), so reacting to an event again after
+// a crash stores each command once. [WithCommandID] gives any command that
+// property.
+//
+// # Scheduled commands
+//
+// [UnitOfWork.Schedule] stores a command to execute later, in the same
+// transaction as the unit of work's events; [UnitOfWork.Cancel] removes one by
+// key; a workflow does the same through its [Reaction]. A [ProjectionWorker]
+// with the command service executes each once due on the service's clock,
+// under its own id, so it takes effect once; one that keeps failing is parked
+// until [ProjectionWorker.ResumeScheduled]. Stores offer it through
+// [ScheduleStore]; [CommandService.ScheduledCommands] lists what is pending.
+//
+// # Subscriptions
+//
+// A [Subscription] is a checkpointed handler over the log for effects outside
+// the store (an e-mail, another service, a broker: package natspub publishes to
+// NATS JetStream with one). A [ProjectionWorker] runs it with the same leases,
+// partitions, retries and stops as async projectors. Delivery is at least once:
+// after a crash or a lost lease, some events come again; the event id is the
+// idempotency key to give the other side.
 //
 // # Unique keys
 //

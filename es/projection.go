@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -89,9 +90,11 @@ func partitionName(p *Projector, part int) string {
 	return fmt.Sprintf("%s#%d/%d", p.name, part, p.Partitions())
 }
 
-// ProjectionFailure reports that an async projector stopped at an event: its
-// handler (or the event's decoding) kept failing after the retries. The other
-// projectors keep running; fix the cause and call [ProjectionWorker.Resume].
+// ProjectionFailure reports that an async projector, a durable workflow
+// (Projection "workflow:name") or a subscription ("subscription:name") stopped
+// at an event: its handler (or the event's decoding) kept failing after the
+// retries. The other jobs keep running; fix the cause and call
+// [ProjectionWorker.Resume].
 type ProjectionFailure struct {
 	Projection string
 	At         Cursor
@@ -102,12 +105,16 @@ type ProjectionFailure struct {
 }
 
 func (e *ProjectionFailure) Error() string {
-	if e.Type == "" { // a failure recorded earlier, reported again
-		return fmt.Sprintf("es: projection %s is stopped at log position %d/%d: %v; fix the cause, then resume it with ProjectionWorker.Resume(ctx, %q)",
-			e.Projection, e.At.TxID, e.At.Position, e.Err, e.Projection)
+	what := "projection " + e.Projection
+	if strings.Contains(e.Projection, ":") { // "workflow:name", "subscription:name"
+		what = e.Projection
 	}
-	return fmt.Sprintf("es: projection %s stopped at %s of stream %s version %d (log position %d/%d): %v; fix the cause, then resume it with ProjectionWorker.Resume(ctx, %q)",
-		e.Projection, e.Type, e.StreamID, e.Version, e.At.TxID, e.At.Position, e.Err, e.Projection)
+	if e.Type == "" { // a failure recorded earlier, reported again
+		return fmt.Sprintf("es: %s is stopped at log position %d/%d: %v; fix the cause, then resume it with ProjectionWorker.Resume(ctx, %q)",
+			what, e.At.TxID, e.At.Position, e.Err, e.Projection)
+	}
+	return fmt.Sprintf("es: %s stopped at %s of stream %s version %d (log position %d/%d): %v; fix the cause, then resume it with ProjectionWorker.Resume(ctx, %q)",
+		what, e.Type, e.StreamID, e.Version, e.At.TxID, e.At.Position, e.Err, e.Projection)
 }
 
 func (e *ProjectionFailure) Unwrap() error { return e.Err }

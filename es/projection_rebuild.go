@@ -9,7 +9,7 @@ import (
 // the store's [ReadModelStore]: the live tables keep serving (and workers still
 // running the older version keep them current) until the swap. The first
 // partition's job does it; the others wait for the swap.
-func (w *ProjectionWorker) rebuild(ctx context.Context, j projectionJob) error {
+func (w *ProjectionWorker) rebuild(ctx context.Context, j *projectionJob) error {
 	rms, ok := w.store.(ReadModelStore)
 	if !ok {
 		return fmt.Errorf("es: projector %s: version %d needs its tables rebuilt, and the store %T cannot (it does not implement es.ReadModelStore)",

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -45,15 +46,36 @@ type WorkerOptions struct {
 	// to run one projector in a process of its own, or in a spec. They run
 	// asynchronously whether or not they are marked Async.
 	Projectors []*Projector
+	// Service is the command service that executes the commands of durable
+	// workflows and scheduled commands; without it the worker runs neither.
+	Service *CommandService
+	// Jobs selects what the worker runs (zero: everything the registry has,
+	// or only Projectors when that is set).
+	Jobs WorkerJobs
 }
 
-// ProjectionWorker runs the async projectors of a registry: each follows the
-// global log from its checkpoint and commits its table writes together with the
-// new checkpoint, so each event takes effect once, even across crashes. Each
-// projector (or partition of one) is owned by one worker at a time through a
-// lease; when a worker dies, another takes over once the lease has expired. A
-// projector whose version is newer than its tables' is rebuilt first; one whose
-// tables a newer version built (a rolling deploy) is left to that version.
+// WorkerJobs selects the kinds of job a [ProjectionWorker] runs.
+type WorkerJobs uint8
+
+const (
+	RunProjectors    WorkerJobs = 1 << iota // async projectors
+	RunWorkflows                            // durable workflows (needs WorkerOptions.Service)
+	RunSubscriptions                        // subscriptions
+	RunScheduled                            // scheduled commands, when due (needs WorkerOptions.Service and a ScheduleStore)
+	RunAll           = RunProjectors | RunWorkflows | RunSubscriptions | RunScheduled
+)
+
+// ProjectionWorker runs what follows the global log apart from commits: the
+// async projectors of a registry, its durable workflows and its subscriptions
+// (each a job with a checkpoint, a lease, retries and a stop at a failing
+// event), and the scheduled commands once due. An async projector commits its
+// table writes together with the new checkpoint, so each event takes effect
+// once, even across crashes; a durable workflow's commands take effect once by
+// their ids; a subscription's handler sees each event at least once. Each job
+// (or partition of one) is owned by one worker at a time through a lease; when
+// a worker dies, another takes over once the lease has expired. A projector
+// whose version is newer than its tables' is rebuilt first; one whose tables a
+// newer version built (a rolling deploy) is left to that version.
 //
 // A worker is safe for concurrent use. Create it before the command service and it
 // wakes on every commit of that service; across processes it polls with backoff.
@@ -61,21 +83,39 @@ type ProjectionWorker struct {
 	reg   *Registry
 	store ProjectionStore
 	opts  WorkerOptions
-	jobs  []projectionJob
+	jobs  []*projectionJob
+	sched ScheduleStore // nil: scheduled commands are not run
 	wake  chan struct{}
 	log   *slog.Logger
 	obs   observers
 }
 
+// projectionJob is one thing that follows the log: an async projector (p), or
+// a durable workflow or subscription (r); or one partition of it.
 type projectionJob struct {
 	p        *Projector
+	r        *reactor
 	part, of int
 	name     string
+	resumed  atomic.Bool // r.resume was consulted under the current lease
 }
 
-// NewProjectionWorker returns a worker for the async projectors in reg, on store,
-// which must implement [ProjectionStore]. It registers an after-commit hook on reg
-// to wake up on commits.
+// reactor is a job that reacts to events instead of writing view tables.
+type reactor struct {
+	handles func(typ string) bool
+	raw     bool // no decoding
+	handle  func(ctx context.Context, e Envelope) error
+	batch   func(ctx context.Context, events []Envelope) (int, error) // instead of handle
+	resume  func(ctx context.Context) (Cursor, error)
+}
+
+// NewProjectionWorker returns a worker for what reg has to run from the log, on
+// store, which must implement [ProjectionStore]: its async projectors, its
+// subscriptions and, given the command service ([WorkerOptions.Service]), its
+// durable workflows and the scheduled commands (on a store that implements
+// [ScheduleStore]); [WorkerOptions.Jobs] narrows that down. A registry with
+// durable workflows and no service fails with the fix. It registers an
+// after-commit hook on reg to wake up on commits.
 func NewProjectionWorker(reg *Registry, store EventStore, opts WorkerOptions) (*ProjectionWorker, error) {
 	ps, ok := store.(ProjectionStore)
 	if !ok {
@@ -106,21 +146,72 @@ func NewProjectionWorker(reg *Registry, store EventStore, opts WorkerOptions) (*
 	if w.log == nil {
 		w.log = slog.Default()
 	}
-	projectors := opts.Projectors
-	if projectors == nil {
-		for _, p := range reg.projectors {
-			if p.async {
-				projectors = append(projectors, p)
+	jobs := opts.Jobs
+	if jobs == 0 {
+		jobs = RunAll
+		if opts.Projectors != nil {
+			jobs = RunProjectors
+		}
+	}
+	if jobs&RunProjectors != 0 {
+		projectors := opts.Projectors
+		if projectors == nil {
+			for _, p := range reg.projectors {
+				if p.async {
+					projectors = append(projectors, p)
+				}
+			}
+		}
+		for _, p := range projectors {
+			for part := range p.Partitions() {
+				w.jobs = append(w.jobs, &projectionJob{p: p, part: part, of: p.Partitions(), name: partitionName(p, part)})
 			}
 		}
 	}
-	for _, p := range projectors {
-		for part := range p.Partitions() {
-			w.jobs = append(w.jobs, projectionJob{p: p, part: part, of: p.Partitions(), name: partitionName(p, part)})
+	if jobs&RunWorkflows != 0 {
+		for _, wf := range reg.workflows {
+			if !wf.durable {
+				continue
+			}
+			if opts.Service == nil {
+				return nil, fmt.Errorf("es: durable workflow %q executes commands: give the worker the command service that runs them (WorkerOptions.Service), or leave workflows to another worker (WorkerOptions.Jobs)", wf.name)
+			}
+			r := &reactor{handles: func(string) bool { return true }, handle: durableHandler(opts.Service, wf)}
+			w.addReactor("workflow:"+wf.name, wf.Partitions(), r)
+		}
+	}
+	if jobs&RunSubscriptions != 0 {
+		for _, sub := range reg.subs {
+			r := &reactor{handles: sub.handles, raw: sub.raw, handle: sub.handle, batch: sub.batch}
+			if sub.Partitions() == 1 {
+				r.resume = sub.resume
+			}
+			w.addReactor("subscription:"+sub.name, sub.Partitions(), r)
+		}
+	}
+	if jobs&RunScheduled != 0 {
+		ss, ok := store.(ScheduleStore)
+		switch {
+		case opts.Jobs&RunScheduled != 0 && opts.Service == nil:
+			return nil, errors.New("es: scheduled commands are executed by a command service: give the worker one (WorkerOptions.Service)")
+		case opts.Jobs&RunScheduled != 0 && !ok:
+			return nil, errNoSchedules(store)
+		case ok && opts.Service != nil:
+			w.sched = ss
 		}
 	}
 	reg.AfterCommit(func(context.Context, []Envelope) { w.Notify() })
 	return w, nil
+}
+
+func (w *ProjectionWorker) addReactor(name string, partitions int, r *reactor) {
+	for part := range partitions {
+		n := name
+		if partitions > 1 {
+			n = fmt.Sprintf("%s#%d/%d", name, part, partitions)
+		}
+		w.jobs = append(w.jobs, &projectionJob{r: r, part: part, of: partitions, name: n})
+	}
 }
 
 // Owner returns the name this worker holds leases under.
@@ -134,15 +225,21 @@ func (w *ProjectionWorker) Notify() {
 	}
 }
 
-// Run processes the async projectors until ctx is done, then releases its leases
-// and returns ctx's error. A projector that fails is stopped and logged; the
-// others keep running.
+// Run processes the worker's jobs until ctx is done, then releases its leases
+// and returns ctx's error. A job that fails at an event is stopped and logged;
+// the others keep running. Scheduled commands are looked for on every commit
+// of this process and every PollMax.
 func (w *ProjectionWorker) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
-	wakes := make([]chan struct{}, len(w.jobs))
-	for i, j := range w.jobs {
+	wakes := make([]chan struct{}, len(w.jobs)+1) // the last: the scheduler's
+	for i := range wakes {
 		wakes[i] = make(chan struct{}, 1)
+	}
+	for i, j := range w.jobs {
 		wg.Go(func() { w.follow(ctx, j, wakes[i]) })
+	}
+	if w.sched != nil {
+		wg.Go(func() { w.runSchedule(ctx, wakes[len(w.jobs)]) })
 	}
 	wg.Go(func() { // fan the wake-up out to every job
 		for {
@@ -165,11 +262,14 @@ func (w *ProjectionWorker) Run(ctx context.Context) error {
 	for _, j := range w.jobs {
 		_ = w.store.Release(release, j.name, w.opts.Owner)
 	}
+	if w.sched != nil {
+		_ = w.store.Release(release, schedulerName, w.opts.Owner)
+	}
 	return ctx.Err()
 }
 
 // follow runs one job until ctx is done.
-func (w *ProjectionWorker) follow(ctx context.Context, j projectionJob, wake <-chan struct{}) {
+func (w *ProjectionWorker) follow(ctx context.Context, j *projectionJob, wake <-chan struct{}) {
 	wait := w.opts.PollMin
 	var reported error // the stop or stand-aside last logged, so each is logged once
 	// After a wake-up the commit's events may stay below the watermark for a while
@@ -182,7 +282,7 @@ func (w *ProjectionWorker) follow(ctx context.Context, j projectionJob, wake <-c
 		switch {
 		case errors.As(err, &failure):
 			if reported == nil || !errors.As(reported, new(*ProjectionFailure)) {
-				w.log.Error("async projector stopped", "projection", j.name, "error", err)
+				w.log.Error("stopped at a failing event", "job", j.name, "error", err)
 			}
 			reported, wait = err, w.opts.PollMax
 		case errors.Is(err, errNotOwner): // another worker has it: look again later
@@ -193,7 +293,7 @@ func (w *ProjectionWorker) follow(ctx context.Context, j projectionJob, wake <-c
 			}
 			reported, wait = err, w.opts.PollMax
 		case err != nil && ctx.Err() == nil:
-			w.log.Warn("async projector step failed", "projection", j.name, "error", err)
+			w.log.Warn("step failed", "job", j.name, "error", err)
 			wait = w.opts.PollMax
 		case n == w.opts.BatchSize:
 			reported, wait = nil, w.opts.PollMin
@@ -230,10 +330,11 @@ var (
 	errNewerVersion = errors.New("a newer projector version owns the projection")
 )
 
-// CatchUp processes every async projector until it has applied every event below
-// the watermark, then returns: nil, or the failures joined. Projections whose
-// lease another worker holds are waited for until ctx is done. It serves tests
-// and tools (projectortest's async mode waits with it).
+// CatchUp processes every job until it has handled every event below the
+// watermark, then runs the scheduled commands that are due, and returns: nil,
+// or the failures joined. Jobs whose lease another worker holds are waited for
+// until ctx is done. It serves tests and tools (projectortest's async mode and
+// estest's durable workflows wait with it).
 func (w *ProjectionWorker) CatchUp(ctx context.Context) error {
 	var errs []error
 	for _, j := range w.jobs {
@@ -256,11 +357,31 @@ func (w *ProjectionWorker) CatchUp(ctx context.Context) error {
 			}
 		}
 	}
+	for w.sched != nil {
+		n, err := w.stepSchedule(ctx)
+		if errors.Is(err, errNotOwner) {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(w.opts.PollMin):
+			}
+			continue
+		}
+		if err != nil {
+			errs = append(errs, err)
+		}
+		if err != nil || n == 0 {
+			break
+		}
+	}
 	return errors.Join(errs...)
 }
 
 // step applies the next batch of one job and returns how many events it applied.
-func (w *ProjectionWorker) step(ctx context.Context, j projectionJob) (int, error) {
+func (w *ProjectionWorker) step(ctx context.Context, j *projectionJob) (int, error) {
+	if j.r != nil {
+		return w.stepReactor(ctx, j)
+	}
 	// The version that built the live tables is recorded on the first partition.
 	head, err := w.store.Projection(ctx, partitionName(j.p, 0))
 	if err != nil {
@@ -320,7 +441,7 @@ func (w *ProjectionWorker) step(ctx context.Context, j projectionJob) (int, erro
 
 // apply applies recs in one transaction with the checkpoint; on failure it returns
 // the index of the event that failed, or -1 when no event is to blame.
-func (w *ProjectionWorker) apply(ctx context.Context, j projectionJob, recs []EventRecord) (failed int, err error) {
+func (w *ProjectionWorker) apply(ctx context.Context, j *projectionJob, recs []EventRecord) (failed int, err error) {
 	if w.obs.batch != nil {
 		var end func(BatchEnd)
 		ctx, end = w.obs.batch.StartBatch(ctx, BatchStart{Projector: j.p.name, Projection: j.name, Version: j.p.Version(), Events: recs})
@@ -348,7 +469,7 @@ func (w *ProjectionWorker) apply(ctx context.Context, j projectionJob, recs []Ev
 
 // retry applies one failing event again with backoff; when it keeps failing, the
 // projection is stopped at it.
-func (w *ProjectionWorker) retry(ctx context.Context, j projectionJob, rec EventRecord, err error) error {
+func (w *ProjectionWorker) retry(ctx context.Context, j *projectionJob, rec EventRecord, err error) error {
 	backoff := w.opts.RetryBackoff
 	for range w.opts.Retries {
 		select {
@@ -372,8 +493,9 @@ func (w *ProjectionWorker) retry(ctx context.Context, j projectionJob, rec Event
 	return f
 }
 
-// Resume clears a stopped projection's failure, so the worker tries its event
-// again. name is the projector's name, or a partition's ("name#2/4").
+// Resume clears a stopped job's failure, so the worker tries its event again.
+// name is the projector's name, "workflow:" or "subscription:" and the
+// workflow's or subscription's name, or a partition's ("name#2/4").
 func (w *ProjectionWorker) Resume(ctx context.Context, name string) error {
 	if err := w.store.SetFailure(ctx, name, Cursor{}, ""); err != nil {
 		return err

@@ -30,6 +30,7 @@ type Registry struct {
 	middleware   []Middleware
 	projectors   []*Projector
 	workflows    []*Workflow
+	subs         []*Subscription
 	hookMu       sync.Mutex // hooks may be added while services run (a worker's wake-up)
 	afterCommit  []func(context.Context, []Envelope)
 	errs         []error
@@ -229,6 +230,12 @@ func (r *Registry) AddProjector(p *Projector) {
 
 // AddWorkflow registers a workflow: it reacts to events after their commit.
 func (r *Registry) AddWorkflow(w *Workflow) {
+	if w.partitions < 0 || w.partitions > 256 {
+		r.fail("workflow %q: %d partitions: use 1 to 256", w.name, w.partitions)
+	}
+	if w.partitions > 1 && !w.durable {
+		r.fail("workflow %q is partitioned but not durable: partitions apply to durable workflows", w.name)
+	}
 	for _, q := range r.workflows {
 		if q.name == w.name {
 			r.fail("workflow %q registered twice", w.name)
@@ -237,6 +244,26 @@ func (r *Registry) AddWorkflow(w *Workflow) {
 	}
 	r.workflows = append(r.workflows, w)
 }
+
+// AddSubscription registers a subscription: a [ProjectionWorker] runs it.
+func (r *Registry) AddSubscription(s *Subscription) {
+	if s.partitions < 0 || s.partitions > 256 {
+		r.fail("subscription %q: %d partitions: use 1 to 256", s.name, s.partitions)
+	}
+	if s.handle == nil && s.batch == nil {
+		r.fail("subscription %q has no handler", s.name)
+	}
+	for _, q := range r.subs {
+		if q.name == s.name {
+			r.fail("subscription %q registered twice", s.name)
+			return
+		}
+	}
+	r.subs = append(r.subs, s)
+}
+
+// Subscriptions returns the registered subscriptions.
+func (r *Registry) Subscriptions() []*Subscription { return r.subs }
 
 // AfterCommit registers a hook called after every successful commit with the events
 // it stored (possibly none), before workflows run. Hooks must not block for long.
@@ -276,6 +303,13 @@ func (r *Registry) check() error {
 		for t := range w.handlers {
 			if r.events[t] == nil && !r.rejected[t] {
 				errs = append(errs, fmt.Errorf("es: workflow %q reacts to %s, which is not a registered event: register it with es.RegisterEvent", w.name, t))
+			}
+		}
+	}
+	for _, s := range r.subs {
+		for _, name := range s.types {
+			if r.eventsByName[name] == nil {
+				errs = append(errs, fmt.Errorf("es: subscription %q takes events of type %q, which is not a registered event name", s.name, name))
 			}
 		}
 	}

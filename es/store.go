@@ -21,7 +21,9 @@ type EventStore interface {
 	// Each stream's ExpectedVersion must equal its stored version (0 for a stream
 	// that does not exist yet), else Commit returns an error wrapping
 	// [ErrConcurrencyConflict]. A unique key held by another stream makes it return
-	// a [*UniqueKeyError]. In either case, and when inTx fails, nothing is written.
+	// a [*UniqueKeyError]. A command id that is stored already makes it return an
+	// error wrapping [ErrDuplicateCommand]. In these cases, and when inTx fails,
+	// nothing is written.
 	//
 	// Commit fills in Position and TxID of every event in c and the serving
 	// versions of c.ReadModels, then, before the commit
@@ -50,7 +52,8 @@ type EventStore interface {
 	LoadSnapshot(ctx context.Context, id uuid.UUID, schema int, maxVersion int64) (*Snapshot, error)
 
 	// Commands returns the command records with the given ids, in no particular
-	// order; unknown ids are left out. It serves audit trails.
+	// order; unknown ids are left out. It serves audit trails, and the check
+	// that a command with a given id ran already ([WithCommandID]).
 	Commands(ctx context.Context, ids ...uuid.UUID) ([]CommandRecord, error)
 
 	// DeleteStream permanently removes a stream: its events, snapshots and unique
@@ -135,6 +138,18 @@ type Commit struct {
 	ReadModels []string
 	Versions   []int
 	Serving    []int // filled in by the store
+
+	// Schedule and Cancel change the scheduled commands of a [ScheduleStore]
+	// in the commit's transaction: first the commands scheduled under the keys
+	// in Cancel are removed, then each of Schedule is stored, replacing the
+	// one scheduled under its key. A store without schedules refuses a commit
+	// that has any.
+	Schedule []ScheduledCommand
+	Cancel   []string
+	// Scheduled says that Command is a scheduled command being executed (its
+	// id is the [ScheduledCommand.ID]): the store removes that schedule in the
+	// commit's transaction.
+	Scheduled bool
 }
 
 // StreamWrite is what one unit of work appends to one stream.
@@ -174,6 +189,6 @@ type CommandRecord struct {
 	Time          time.Time
 	UserID        string
 	CorrelationID uuid.UUID
-	CausationID   uuid.UUID // the event that caused it (workflows), else zero
+	CausationID   uuid.UUID // the event that caused it (workflows) or the command that scheduled it, else zero
 	Metadata      map[string]string
 }

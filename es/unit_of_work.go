@@ -14,11 +14,13 @@ import (
 // keeping one instance per id (the identity map), and commits all their new events
 // together when the handler returns without error. It is not safe for concurrent use.
 type UnitOfWork struct {
-	rt      *runtime
-	byID    map[uuid.UUID]Aggregate
-	order   []Aggregate
-	loaded  map[uuid.UUID][]UniqueKey // unique keys when loaded, to spot changes
-	missing map[uuid.UUID]bool        // ids Load found no stream for
+	rt       *runtime
+	byID     map[uuid.UUID]Aggregate
+	order    []Aggregate
+	loaded   map[uuid.UUID][]UniqueKey // unique keys when loaded, to spot changes
+	missing  map[uuid.UUID]bool        // ids Load found no stream for
+	schedule []ScheduledCommand        // to store with the commit
+	cancel   []string                  // schedules to remove with the commit
 }
 
 func newUnitOfWork(rt *runtime) *UnitOfWork {

@@ -32,7 +32,7 @@ type storeCase struct {
 //	Expect(estest.TestEventStore(ctx, pgtest.Backend)).To(Succeed())
 func TestEventStore(ctx context.Context, newStore Backend) error {
 	var errs []error
-	for _, c := range slices.Concat(storeCases(), viewCases(), projectionCases(), rebuildCases(), browseCases(), snapshotCases()) {
+	for _, c := range slices.Concat(storeCases(), viewCases(), projectionCases(), rebuildCases(), browseCases(), snapshotCases(), reactionCases()) {
 		s, err := newStore(ctx)
 		if err != nil {
 			return fmt.Errorf("estest.TestEventStore: new store: %w", err)

@@ -55,7 +55,20 @@
 // [Scenario.ThenCommands] checks the commands they issued, which are not executed.
 // [Scenario.AdvanceClock] moves the scenario's clock, which workflows read through
 // their [es.Reaction]. To see a workflow's commands executed, set
-// [Options.Workflows]: Then then sees their events too.
+// [Options.Workflows]: Then then sees their events too. Durable workflows are
+// driven by a worker to the end of the log after each command (never over the
+// history Given stored); [Options.WorkflowMode] runs every workflow
+// synchronously or durably, so that one set of specs checks both modes.
+//
+// # Scheduled commands
+//
+// [Scenario.ThenScheduled] checks the commands pending once the When command
+// ran, in due order: [At] for a time and a command, a command value, or a
+// matcher. [Scenario.AdvanceClock] runs those that came due: before When their
+// events are history, after it Then sees them.
+//
+//	blogSpec.When(blog.AddPost{PostID: id, …}).
+//		ThenScheduled(estest.At(estest.DefaultStart.Add(7*24*time.Hour), blog.RemindAuthor{PostID: id}))
 //
 // # Runners and backends
 //

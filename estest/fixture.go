@@ -38,11 +38,26 @@ type Options struct {
 	// Workflows runs workflows after the When command, so Then sees the events of
 	// the commands they issue too. Off by default: a command spec is about one
 	// command; workflows have specs of their own ([Scenario.WhenEvent]).
+	// Durable workflows run too: the scenario drives a worker until they have
+	// handled every event (they never react to Given's events).
 	Workflows bool
+	// WorkflowMode runs every workflow synchronously or durably, whatever its
+	// registration says (zero: as registered), so that one set of specs checks
+	// a workflow in both modes.
+	WorkflowMode WorkflowMode
 	// Service holds further command-service options (ConflictRetries, …); its Clock
 	// and IDs are replaced by the scenario's.
 	Service es.Options
 }
+
+// WorkflowMode overrides how the application's workflows run in scenarios.
+type WorkflowMode int
+
+const (
+	AsRegistered WorkflowMode = iota // each workflow as its registration says
+	AllSync                          // every workflow synchronous, after the commit
+	AllDurable                       // every workflow durable, from the log
+)
 
 // Fixture builds scenarios for one application. It is created once, from the
 // application's own registration function, and is safe for concurrent use: each

@@ -22,6 +22,12 @@ type Result struct {
 	Err      error         // the command's error, or the workflows' after WhenEvent
 	Events   []es.Envelope // events the When command stored, read back from the store
 	Commands []any         // commands the workflows issued after WhenEvent
+	// Scheduled are the scheduled commands: after When, those pending in the
+	// store (read when a Then needs them); after WhenEvent, those the
+	// workflows scheduled. Cancelled are the keys the workflows cancelled
+	// (WhenEvent).
+	Scheduled []es.Scheduled
+	Cancelled []string
 
 	names *es.Registry
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/consequent/consequent/es"
@@ -26,6 +27,7 @@ type Scenario struct {
 	ids     es.IDGenerator
 	reg     *es.Registry
 	svc     *es.CommandService
+	worker  *es.ProjectionWorker // durable workflows and scheduled commands; nil when there are none
 	ready   bool
 	history []es.Envelope
 	result  *Result
@@ -48,6 +50,16 @@ func (s *Scenario) setup(off int) bool {
 	}
 	s.reg = es.NewRegistry()
 	s.f.register(s.reg)
+	durable := false
+	for _, w := range s.reg.Workflows() {
+		switch s.f.opts.WorkflowMode {
+		case AllSync:
+			w.Sync()
+		case AllDurable:
+			w.Durable()
+		}
+		durable = durable || w.IsDurable()
+	}
 	s.reg.AfterCommit(func(_ context.Context, events []es.Envelope) {
 		if s.collect {
 			s.stored = append(s.stored, events...)
@@ -62,6 +74,20 @@ func (s *Scenario) setup(off int) bool {
 	s.svc, err = es.NewCommandService(s.ctx, s.reg, store, opts)
 	if !s.g.Expect(err).WithOffset(off).To(succeed("estest: building the command service (registration mistakes, or the store could not create the view tables)")) {
 		return false
+	}
+	var jobs es.WorkerJobs
+	if _, ok := store.(es.ScheduleStore); ok {
+		jobs |= es.RunScheduled
+	}
+	if durable && s.f.opts.Workflows {
+		jobs |= es.RunWorkflows
+	}
+	if jobs != 0 {
+		s.worker, err = es.NewProjectionWorker(s.reg, store, es.WorkerOptions{Service: s.svc, Jobs: jobs, Retries: -1,
+			PollMin: time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
+		if !s.g.Expect(err).WithOffset(off).To(succeed("estest: building the worker of durable workflows and scheduled commands")) {
+			return false
+		}
 	}
 	s.ready = true
 	return true
@@ -108,8 +134,13 @@ func (s *Scenario) given(off int, streamID uuid.UUID, events []any) *Scenario {
 		return s
 	}
 	envs, err := s.svc.Append(s.ctx, streamID, events...)
-	if s.g.Expect(err).WithOffset(off).To(succeed(fmt.Sprintf("estest: Given could not store the events of stream %s", streamID))) {
-		s.history = append(s.history, envs...)
+	if !s.g.Expect(err).WithOffset(off).To(succeed(fmt.Sprintf("estest: Given could not store the events of stream %s", streamID))) {
+		return s
+	}
+	s.history = append(s.history, envs...)
+	if s.worker != nil && len(envs) > 0 { // durable workflows do not react to history
+		err := s.worker.SkipTo(s.ctx, envs[len(envs)-1].Cursor())
+		s.g.Expect(err).WithOffset(off).To(succeed("estest: Given could not move the durable workflows past the history"))
 	}
 	return s
 }
@@ -128,7 +159,7 @@ func (s *Scenario) givenCommands(off int, cmds []any) *Scenario {
 	}
 	for _, cmd := range cmds {
 		s.collect, s.stored = true, nil
-		err := s.svc.Execute(s.ctx, cmd)
+		err := errors.Join(s.svc.Execute(s.ctx, cmd), s.drive())
 		s.collect = false
 		if !s.g.Expect(err).WithOffset(off).To(succeed(fmt.Sprintf("estest: given command %T failed", cmd))) {
 			return s
@@ -138,9 +169,34 @@ func (s *Scenario) givenCommands(off int, cmds []any) *Scenario {
 	return s
 }
 
-// AdvanceClock moves the scenario's clock forward by d.
+// AdvanceClock moves the scenario's clock forward by d, then executes the
+// scheduled commands that came due (and what durable workflows do about their
+// events, with [Options.Workflows]). Before When, their events join the
+// history; after it, the When's events, so that Then sees them:
+//
+//	blogSpec.When(blog.AddPost{…}).AdvanceClock(7*24*time.Hour).
+//		Then(append(added, blog.ReminderQueued{…})...)
 func (s *Scenario) AdvanceClock(d time.Duration) *Scenario {
 	s.clock.Advance(d)
+	if !s.ready || s.worker == nil {
+		return s
+	}
+	s.collect, s.stored = true, nil
+	err := s.drive()
+	s.collect = false
+	if s.result != nil && s.result.Event == nil {
+		events, rerr := s.reread(s.stored)
+		if !s.g.Expect(rerr).WithOffset(offset - 1).To(succeed("estest: the store could not give back what the scheduled commands stored")) {
+			return s
+		}
+		s.result.Events = append(s.result.Events, events...)
+		s.result.Err = errors.Join(s.result.Err, err)
+		s.result.Scheduled = nil
+		return s
+	}
+	if s.g.Expect(err).WithOffset(offset - 1).To(succeed("estest: a scheduled command that came due failed")) {
+		s.history = append(s.history, s.stored...)
+	}
 	return s
 }
 
@@ -150,6 +206,36 @@ func (s *Scenario) AdvanceClock(d time.Duration) *Scenario {
 func (s *Scenario) SetClock(t time.Time) *Scenario {
 	s.clock.Set(t)
 	return s
+}
+
+// drive runs the worker until durable workflows have handled every event and
+// the due scheduled commands have run. On PostgreSQL the newest events may
+// stay below the log's watermark for a while: it waits for them.
+func (s *Scenario) drive() error {
+	if s.worker == nil {
+		return nil
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if err := s.worker.CatchUp(s.ctx); err != nil {
+			return err
+		}
+		lag, err := s.worker.Lag(s.ctx)
+		if err != nil {
+			return err
+		}
+		behind := int64(0)
+		for _, l := range lag {
+			behind += l.Events + l.Held
+		}
+		if behind == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("estest: durable workflows are %d events behind after 30s", behind)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // When executes cmd through the application's real command service (validation,
@@ -162,6 +248,7 @@ func (s *Scenario) when(off int, cmd any, opts []es.ExecOption) *Scenario {
 	}
 	s.collect, s.stored = true, nil
 	err := s.svc.Execute(s.ctx, cmd, opts...)
+	err = errors.Join(err, s.drive())
 	s.collect = false
 	events, rerr := s.reread(s.stored)
 	if !s.g.Expect(rerr).WithOffset(off).To(succeed("estest: the store could not give back what the command stored")) {
@@ -189,12 +276,14 @@ func (s *Scenario) whenEvent(off int, streamID uuid.UUID, event any) *Scenario {
 	env := envs[0]
 	r := &Result{Given: s.history, Event: &env, names: s.reg}
 	for _, w := range s.reg.Workflows() {
-		cmds, err := w.Run(s.ctx, s.clock, s.ids, env)
+		a, err := w.Plan(s.ctx, s.clock, s.ids, env)
 		if err != nil {
 			r.Err = err
 			break
 		}
-		r.Commands = append(r.Commands, cmds...)
+		r.Commands = append(r.Commands, a.Commands...)
+		r.Scheduled = append(r.Scheduled, a.Schedule...)
+		r.Cancelled = append(r.Cancelled, a.Cancel...)
 	}
 	s.result = r
 	return s
@@ -231,7 +320,9 @@ func (s *Scenario) reread(stored []es.Envelope) ([]es.Envelope, error) {
 
 // Result returns the outcome of When or WhenEvent, for custom Gomega matchers.
 func (s *Scenario) Result() *Result {
-	s.needResult(offset - 1)
+	if s.needResult(offset - 1) {
+		s.loadScheduled()
+	}
 	return s.result
 }
 
@@ -280,6 +371,43 @@ func (s *Scenario) ThenCommands(expected ...any) {
 	if s.needResult(offset - 1) {
 		s.g.Expect(s.result).WithOffset(offset - 1).To(HaveCommands(expected...))
 	}
+}
+
+// ThenScheduled checks the scheduled commands: after When, those pending in
+// the store once the command (and what came due after AdvanceClock) ran; after
+// WhenEvent, those the workflows scheduled. They are compared in due order,
+// exactly: each expected item is [At] (time and command), a command value
+// (its time not compared) or a Gomega matcher given the command.
+//
+//	blogSpec.When(blog.AddPost{PostID: id, …}).
+//		ThenScheduled(estest.At(estest.DefaultStart.Add(7*24*time.Hour), blog.RemindAuthor{PostID: id}))
+func (s *Scenario) ThenScheduled(expected ...any) {
+	if s.needResult(offset - 1) {
+		s.loadScheduled()
+		s.g.Expect(s.result).WithOffset(offset - 1).To(HaveScheduled(expected...))
+	}
+}
+
+// ThenNothingScheduled checks that no command is scheduled (see
+// [Scenario.ThenScheduled]).
+func (s *Scenario) ThenNothingScheduled() {
+	if s.needResult(offset - 1) {
+		s.loadScheduled()
+		s.g.Expect(s.result).WithOffset(offset - 1).To(HaveScheduled())
+	}
+}
+
+// loadScheduled reads what the store holds scheduled into the result of a When.
+func (s *Scenario) loadScheduled() {
+	if s.result.Event != nil || s.result.Scheduled != nil {
+		return
+	}
+	sched, err := s.svc.ScheduledCommands(s.ctx)
+	if err != nil {
+		s.result.Err = errors.Join(s.result.Err, err)
+		return
+	}
+	s.result.Scheduled = append([]es.Scheduled{}, sched...)
 }
 
 // ThenNoCommands checks that the workflows issued no command.

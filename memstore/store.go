@@ -31,6 +31,7 @@ type Store struct {
 	lastTx    uint64
 	projs     map[string]*es.ProjectionState
 	rebuilds  map[string]*es.RebuildState // by projector
+	scheduled map[uuid.UUID]es.ScheduledCommand
 }
 
 type memStream struct {
@@ -50,6 +51,7 @@ func New() *Store {
 		views:     NewViews(),
 		projs:     map[string]*es.ProjectionState{},
 		rebuilds:  map[string]*es.RebuildState{},
+		scheduled: map[uuid.UUID]es.ScheduledCommand{},
 	}
 }
 
@@ -65,6 +67,9 @@ func (s *Store) Commit(ctx context.Context, c *es.Commit, inTx func(context.Cont
 	defer s.mu.Unlock()
 	if err := es.CheckCommit(c); err != nil {
 		return err
+	}
+	if _, ok := s.commands[c.Command.ID]; ok {
+		return fmt.Errorf("memstore: commit: command %s: %w", c.Command.ID, es.ErrDuplicateCommand)
 	}
 	claims := map[es.UniqueKey]uuid.UUID{}
 	releasing := map[es.UniqueKey]bool{} // keys streams of this commit give up
@@ -131,6 +136,10 @@ func (s *Store) Commit(ctx context.Context, c *es.Commit, inTx func(context.Cont
 	s.lastTx, s.lastPos = tx, pos
 	s.commands[c.Command.ID] = cloneCommand(c.Command)
 	s.commandTx[c.Command.ID] = tx
+	if c.Scheduled {
+		delete(s.scheduled, c.Command.ID)
+	}
+	s.schedule(c.Schedule, c.Cancel)
 	for _, w := range c.Streams {
 		st := s.streams[w.StreamID]
 		if st == nil {

@@ -19,6 +19,8 @@ import (
 // order), checks their expected versions, and writes the command, events, stream
 // versions, unique keys and snapshots. Without inTx that is one round trip; with
 // inTx it runs in a transaction that inTx's view writes join before it commits.
+// A commit that schedules or cancels commands ([es.Commit.Schedule]) calls
+// schedule() in the same transaction, in the same round trip.
 func (s *Store) Commit(ctx context.Context, c *es.Commit, inTx func(ctx context.Context, views es.Persistor) error) error {
 	if s.err != nil {
 		return s.err
@@ -34,12 +36,23 @@ func (s *Store) Commit(ctx context.Context, c *es.Commit, inTx func(ctx context.
 		xact      uint64
 		positions []int64
 	)
-	if inTx == nil {
+	sched := hasSchedules(c)
+	if inTx == nil && !sched {
 		if err := s.pool.QueryRow(ctx, s.sql.commit, args...).Scan(&xact, &positions); err != nil {
 			return s.commitError(ctx, c, err)
 		}
 		fillPositions(c, xact, positions)
 		return nil
+	}
+	var schedArgs []any
+	if sched {
+		var done uuid.UUID
+		if c.Scheduled {
+			done = c.Command.ID
+		}
+		if schedArgs, err = scheduleArgs(done, c.Schedule, c.Cancel); err != nil {
+			return err
+		}
 	}
 	// BEGIN travels in one pipeline with the commit() call: one round trip for
 	// the writes, one for COMMIT, plus whatever inTx sends.
@@ -51,15 +64,24 @@ func (s *Store) Commit(ctx context.Context, c *es.Commit, inTx func(ctx context.
 	b := &pgx.Batch{}
 	b.Queue("BEGIN")
 	b.Queue(s.sql.commit, args...).QueryRow(func(row pgx.Row) error { return row.Scan(&xact, &positions) })
+	if sched { // the same round trip: the scheduled commands change with the events
+		b.Queue(s.ssql.schedule, schedArgs...)
+	}
 	var serving []int32
 	if len(c.ReadModels) > 0 { // the same round trip: lock them and read their versions
 		b.Queue(s.sql.readModels, c.ReadModels, versionsParam(c)).QueryRow(func(row pgx.Row) error { return row.Scan(&serving) })
+	}
+	if inTx == nil { // nothing to run in between: COMMIT in the same round trip
+		b.Queue("COMMIT")
 	}
 	if err := conn.SendBatch(ctx, b).Close(); err != nil {
 		rollback(ctx, conn)
 		return s.commitError(ctx, c, err)
 	}
 	fillPositions(c, xact, positions)
+	if inTx == nil {
+		return nil
+	}
 	c.Serving = nil
 	if len(c.ReadModels) > 0 {
 		c.Serving = make([]int, len(serving))

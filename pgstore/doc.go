@@ -30,7 +30,11 @@
 //   - unique_keys: (stream, scope) → key, unique per (scope, key);
 //   - snapshots: (stream, schema, version) → bytes;
 //   - projections: each async projection's checkpoint, version, lease and
-//     failure; rebuilds: the rebuilds in progress;
+//     failure, and those of durable workflows ("workflow:name") and
+//     subscriptions ("subscription:name"); rebuilds: the rebuilds in progress;
+//   - scheduled_commands: commands to execute once due (key, due time, the
+//     command), written by commits in their transaction; the commands table's
+//     primary key is what makes a command id run once ([es.ErrDuplicateCommand]);
 //   - schema_migrations: the applied migrations.
 //
 // Migrations are numbered SQL files embedded in the package (migrations/*.sql).

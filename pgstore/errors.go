@@ -51,6 +51,8 @@ func mapError(op string, err error) error {
 		switch {
 		case pe.Code == codeConflict:
 			return wrapAs(op, pe.Message, es.ErrConcurrencyConflict, err)
+		case pe.Code == codeUniqueViolation && pe.ConstraintName == "commands_pkey":
+			return wrapAs(op, "a command with this id is stored already", es.ErrDuplicateCommand, err)
 		case pe.Code == codeUniqueViolation && pe.ConstraintName == "events_pkey":
 			return wrapAs(op, "an event version was taken concurrently", es.ErrConcurrencyConflict, err)
 		case pe.Code == codeSerialization || pe.Code == codeDeadlock:

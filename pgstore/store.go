@@ -51,6 +51,7 @@ type Store struct {
 	sql     storeSQL
 	psql    projectionSQL
 	rsql    rebuildSQL
+	ssql    scheduleSQL
 	catalog *catalog // view-table definitions, shared by the store's Views
 }
 
@@ -65,6 +66,7 @@ func New(pool *pgxpool.Pool, cfg Config) *Store {
 		s.sql = newStoreSQL(cfg.Schema)
 		s.psql = newProjectionSQL(cfg.Schema)
 		s.rsql = newRebuildSQL(cfg.Schema)
+		s.ssql = newScheduleSQL(cfg.Schema)
 	}
 	return s
 }

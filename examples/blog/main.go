@@ -111,6 +111,16 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	defer svc.Close() // stops a background rebuild; another process, or the next start, resumes it
+	// The worker runs the durable publication workflow and the reminders that
+	// come due; with several processes, each runs one and leases share the work.
+	worker, err := es.NewProjectionWorker(reg, store, es.WorkerOptions{Service: svc})
+	if err != nil {
+		return err
+	}
+	workerCtx, stopWorker := context.WithCancel(context.WithoutCancel(ctx))
+	workerDone := make(chan struct{})
+	go func() { defer close(workerDone); _ = worker.Run(workerCtx) }()
+	defer func() { stopWorker(); <-workerDone }() // after the requests in flight: it releases its leases
 
 	handler, err := withBrowser(api.NewServer(svc), *browserMode, *addr, reg, store)
 	if err != nil {

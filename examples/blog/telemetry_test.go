@@ -37,6 +37,9 @@ var _ = Describe("the blog's telemetry", func() {
 		id := uuid.New()
 		Expect(svc.Execute(ctx, blog.AddPost{PostID: id, Author: "ben", Title: "T", Content: "C"})).To(Succeed())
 		Expect(svc.Execute(ctx, blog.PublishPost{PostID: id})).To(Succeed())
+		w, err := es.NewProjectionWorker(reg, svc.Store(), es.WorkerOptions{Service: svc})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(w.CatchUp(ctx)).To(Succeed()) // the durable publication workflow notifies the author
 		Expect(t.shutdown(ctx)).To(Succeed())
 
 		for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {

@@ -32,6 +32,7 @@ func blogSpecs(backend estest.Backend) {
 	postSpecs(backend)
 	authorSpecs(backend)
 	publicationSpecs(backend)
+	reminderSpecs(backend)
 	projectorSpecs(backend)
 }
 

@@ -72,3 +72,11 @@ type NotifyAuthor struct {
 	NotificationID uuid.UUID `json:"notification_id"`
 	PostID         uuid.UUID `json:"post_id"`
 }
+
+// RemindAuthor queues a reminder to the author of a post that is still
+// unpublished; AddPost schedules it for a week later ([ReminderDelay]), and
+// PublishPost cancels it. A post published meanwhile gets no reminder.
+type RemindAuthor struct {
+	NotificationID uuid.UUID `json:"notification_id"`
+	PostID         uuid.UUID `json:"post_id"`
+}

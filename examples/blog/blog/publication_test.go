@@ -1,6 +1,8 @@
 package blog_test
 
 import (
+	"fmt"
+
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
@@ -52,16 +54,38 @@ func publicationSpecs(backend estest.Backend) {
 		})
 	})
 
-	Describe("publishing, with workflows on", func() {
-		withWorkflows := estest.New(blog.Register, estest.Options{Backend: backend, Workflows: true})
+	// The workflow is durable; the same specs hold when it runs synchronously.
+	for _, mode := range []estest.WorkflowMode{estest.AsRegistered, estest.AllSync} {
+		Describe(fmt.Sprintf("publishing, with workflows on (mode %d)", mode), func() {
+			withWorkflows := estest.New(blog.Register, estest.Options{Backend: backend, Workflows: true, WorkflowMode: mode})
 
-		It("publishes the post, then the notification lands", func() {
-			withWorkflows.Given(postID, added...).
-				When(blog.PublishPost{PostID: postID}).
-				Then(
-					blog.PostPublished{PublishedAt: estest.DefaultStart},
-					blog.NotificationQueued{PostID: postID.String(), To: "ben", Message: `Your post "My first blogpost" is published.`},
-				)
+			It("publishes the post, then the notification lands", func() {
+				withWorkflows.Given(postID, added...).
+					When(blog.PublishPost{PostID: postID}).
+					Then(
+						blog.PostPublished{PublishedAt: estest.DefaultStart},
+						blog.NotificationQueued{PostID: postID.String(), To: "ben", Message: `Your post "My first blogpost" is published.`},
+					)
+			})
+
+			It("does not notify again for the history", func() {
+				withWorkflows.Given(postID, added...).
+					Given(postID, blog.PostPublished{PublishedAt: estest.DefaultStart}).
+					When(blog.ArchivePost{PostID: postID}).
+					Then(blog.PostArchived{})
+			})
+		})
+	}
+
+	Describe("the durable publication workflow", func() {
+		It("derives the notification's id from the event, the same on every run", func() {
+			wf := blog.NewPublicationWorkflow()
+			Expect(wf.IsDurable()).To(BeTrue())
+			withWorkflows := estest.New(blog.Register, estest.Options{Backend: backend, Workflows: true})
+			s := withWorkflows.Given(postID, added...).When(blog.PublishPost{PostID: postID})
+			published, notified := s.Result().Events[0], s.Result().Events[1]
+			Expect(notified.StreamID).To(Equal(es.ReactionID("publication", published.ID, 0)), "NewID: the first action")
+			Expect(notified.CommandID).To(Equal(es.ReactionID("publication", published.ID, 1)), "Execute: the second")
 		})
 	})
 }

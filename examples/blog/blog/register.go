@@ -2,13 +2,24 @@ package blog
 
 import (
 	"context"
+	"time"
 
 	"github.com/consequent/consequent/es"
+	"github.com/google/uuid"
 )
 
+// ReminderDelay is how long after adding a post its author is reminded of it,
+// unless it was published meanwhile.
+const ReminderDelay = 7 * 24 * time.Hour
+
+// reminderKey is the key of a post's scheduled reminder: publishing cancels it.
+func reminderKey(postID uuid.UUID) string { return "blog.RemindAuthor " + postID.String() }
+
 // Register wires the blog into r: aggregates and their events, command handlers,
-// the post projector (version 1, [NewPostProjector]) and the publication
-// workflow. Production and specs share it.
+// the post projector (version 1, [NewPostProjector]) and the durable publication
+// workflow. Production and specs share it. Its durable workflow and the
+// reminders AddPost schedules need a worker ([es.ProjectionWorker] with the
+// command service); the command service alone stores them.
 func Register(r *es.Registry) { register(r, NewPostProjector()) }
 
 // RegisterV2 is [Register] with version 2 of the post projector
@@ -40,7 +51,11 @@ func register(r *es.Registry, posts *es.Projector) {
 		if err != nil {
 			return err
 		}
-		return post.add(cmd)
+		if err := post.add(cmd); err != nil {
+			return err
+		}
+		return u.Schedule(u.Now().Add(ReminderDelay), reminderKey(cmd.PostID),
+			RemindAuthor{NotificationID: u.NewID(), PostID: cmd.PostID})
 	})
 	es.Handle(r, "blog.ChangePostTitle", func(ctx context.Context, u *es.UnitOfWork, cmd ChangePostTitle) error {
 		post, err := es.Load[*Post](ctx, u, cmd.PostID)
@@ -54,6 +69,7 @@ func register(r *es.Registry, posts *es.Projector) {
 		if err != nil {
 			return err
 		}
+		u.Cancel(reminderKey(cmd.PostID))
 		return post.Publish(u)
 	})
 	es.Handle(r, "blog.ArchivePost", func(ctx context.Context, u *es.UnitOfWork, cmd ArchivePost) error {
@@ -84,6 +100,22 @@ func register(r *es.Registry, posts *es.Projector) {
 		}
 		return es.Record(n, NotificationQueued{PostID: post.ID().String(), To: post.author,
 			Message: "Your post " + `"` + post.title + `"` + " is published."})
+	})
+
+	es.Handle(r, "blog.RemindAuthor", func(ctx context.Context, u *es.UnitOfWork, cmd RemindAuthor) error {
+		post, err := es.Load[*Post](ctx, u, cmd.PostID)
+		if err != nil {
+			return err
+		}
+		if post.published || post.archived {
+			return nil
+		}
+		n, err := es.Create[*Notification](ctx, u, cmd.NotificationID)
+		if err != nil {
+			return err
+		}
+		return es.Record(n, NotificationQueued{PostID: post.ID().String(), To: post.author,
+			Message: "Your post " + `"` + post.title + `"` + " is still unpublished."})
 	})
 
 	r.AddProjector(posts)

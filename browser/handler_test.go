@@ -159,7 +159,7 @@ func handlerSpecs(backend estest.Backend) {
 		It("lists streams most recently written first, with type, version and time", func() {
 			r := s.get("/streams")
 			Expect(r.Code).To(Equal(http.StatusOK))
-			Expect(r.Text()).To(ContainSubstring(fmt.Sprintf("%s blog.Notification 1 2026-01-01 09:03:00.000000 UTC %s blog.Post 6 2026-01-01 09:03:00.000000 UTC %s blog.Author 2 2026-01-01 09:00:00.000000 UTC",
+			Expect(r.Text()).To(ContainSubstring(fmt.Sprintf("%s blog.Notification 1 2026-01-01 09:04:00.000000 UTC %s blog.Post 6 2026-01-01 09:03:00.000000 UTC %s blog.Author 2 2026-01-01 09:00:00.000000 UTC",
 				s.notificationID, s.postID, s.authorID)))
 		})
 
@@ -309,7 +309,7 @@ func handlerSpecs(backend estest.Backend) {
 			Expect(r.Body).To(ContainSubstring(link(commandPath(s.notify.ID))))
 			Expect(t).To(ContainSubstring(fmt.Sprintf("What followed from it The command, its events and, under each event, the commands workflows issued because of it, to the end of the chain. "+
 				"blog.PublishPost (this command) 2026-01-01 09:03:00.000000 UTC blog.PostPublished v6 of blog.Post %s "+
-				"blog.NotifyAuthor 2026-01-01 09:03:00.000000 UTC blog.NotificationQueued v1 of blog.Notification %s", s.postID, s.notificationID)))
+				"blog.NotifyAuthor 2026-01-01 09:04:00.000000 UTC blog.NotificationQueued v1 of blog.Notification %s", s.postID, s.notificationID)))
 		})
 
 		It("shows a workflow's command with the event that caused it", func() {
@@ -423,7 +423,7 @@ func handlerSpecs(backend estest.Backend) {
 	Describe("the projectors page", func() {
 		It("shows each projector's versions and phase, and each async partition's checkpoint, lag, lease and failure", func(ctx SpecContext) {
 			s = newSession(backend, browser.Options{}, func(reg *es.Registry) { reg.AddProjector(searchProjector()) })
-			worker, err := es.NewProjectionWorker(s.reg, s.store, es.WorkerOptions{Owner: "worker-1"})
+			worker, err := es.NewProjectionWorker(s.reg, s.store, es.WorkerOptions{Owner: "worker-1", Jobs: es.RunProjectors})
 			Expect(err).NotTo(HaveOccurred())
 			ps := s.store.(es.ProjectionStore)
 			// On PostgreSQL the log is read below a watermark that a transaction

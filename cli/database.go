@@ -71,7 +71,12 @@ func (a *app) open(ctx context.Context, migrated bool) (*env, error) {
 	if err != nil {
 		return nil, failure("connect to the database: %v", err)
 	}
-	e := &env{reg: reg, pool: pool, store: pgstore.New(pool, a.cfg), db: cfg.ConnConfig.Database}
+	store, err := pgstore.New(pool, a.cfg)
+	if err != nil {
+		pool.Close()
+		return nil, failure("%v", err)
+	}
+	e := &env{reg: reg, pool: pool, store: store, db: cfg.ConnConfig.Database}
 	if err := pool.Ping(ctx); err != nil {
 		pool.Close()
 		return nil, a.connectError(e.db, err)

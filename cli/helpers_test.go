@@ -120,7 +120,9 @@ func service(ctx context.Context, dsn string) *es.CommandService {
 	GinkgoHelper()
 	reg := es.NewRegistry()
 	blog.Register(reg)
-	svc, err := es.NewCommandService(ctx, reg, pgstore.New(pgxPool(ctx, dsn), pgstore.Config{}), es.Options{})
+	store, err := pgstore.New(pgxPool(ctx, dsn), pgstore.Config{})
+	Expect(err).NotTo(HaveOccurred())
+	svc, err := es.NewCommandService(ctx, reg, store, es.Options{})
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(svc.Close)
 	return svc

@@ -63,9 +63,6 @@ var endOfLog = es.Cursor{TxID: math.MaxUint64, Position: math.MaxInt64}
 // read that type's streams by index and sort them, whichever its statistics say
 // is cheaper.
 func (s *Store) Streams(ctx context.Context, q es.StreamsQuery) ([]es.StreamSummary, error) {
-	if s.err != nil {
-		return nil, s.err
-	}
 	before := q.Before
 	if before == (es.Cursor{}) {
 		before = endOfLog
@@ -98,9 +95,6 @@ func (s *Store) Streams(ctx context.Context, q es.StreamsQuery) ([]es.StreamSumm
 // Log implements [es.BrowseStore]. A type filter reads the index on (type,
 // xact_id, position); a time range filters the log as it is walked.
 func (s *Store) Log(ctx context.Context, q es.LogQuery) ([]es.EventRecord, error) {
-	if s.err != nil {
-		return nil, s.err
-	}
 	var b query
 	forward := q.Before == (es.Cursor{}) && q.After != (es.Cursor{})
 	if q.Before != (es.Cursor{}) {
@@ -145,9 +139,6 @@ func (s *Store) Log(ctx context.Context, q es.LogQuery) ([]es.EventRecord, error
 
 // FindCommands implements [es.BrowseStore].
 func (s *Store) FindCommands(ctx context.Context, q es.CommandQuery) ([]es.CommandRecord, error) {
-	if s.err != nil {
-		return nil, s.err
-	}
 	var b query
 	if q.UserID != "" {
 		b.cond("c.user_id = %s", q.UserID)
@@ -188,9 +179,6 @@ func (s *Store) FindCommands(ctx context.Context, q es.CommandQuery) ([]es.Comma
 // one transaction, so they are found by the command's xact_id on the log's
 // index, without an index on events.command_id.
 func (s *Store) CommandEvents(ctx context.Context, id uuid.UUID) ([]es.EventRecord, error) {
-	if s.err != nil {
-		return nil, s.err
-	}
 	rows, err := s.pool.Query(ctx, s.sql.commandEvents, [16]byte(id))
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: events of command %s: %w", id, err)

@@ -22,9 +22,6 @@ import (
 // A commit that schedules or cancels commands ([es.Commit.Schedule]) calls
 // schedule() in the same transaction, in the same round trip.
 func (s *Store) Commit(ctx context.Context, c *es.Commit, inTx func(ctx context.Context, views es.Persistor) error) error {
-	if s.err != nil {
-		return s.err
-	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}

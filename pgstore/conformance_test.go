@@ -22,7 +22,7 @@ func freshStore(ctx context.Context) (es.EventStore, error) {
 	if err := pgstore.Migrate(ctx, pool, cfg); err != nil {
 		return nil, err
 	}
-	return pgstore.New(pool, cfg), nil
+	return pgstore.New(pool, cfg)
 }
 
 var _ = Describe("the PostgreSQL store", Label("integration"), func() {

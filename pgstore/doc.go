@@ -10,7 +10,7 @@
 //	pool, err := pgxpool.New(ctx, os.Getenv("CONSEQUENT_DATABASE_URL"))
 //	if err != nil { … }
 //	if err := pgstore.Migrate(ctx, pool, pgstore.Config{}); err != nil { … }
-//	store := pgstore.New(pool, pgstore.Config{})
+//	store, err := pgstore.New(pool, pgstore.Config{})
 //	svc, err := es.NewCommandService(ctx, reg, store, es.Options{})
 //
 // [Config] names two schemas: the event store's ("consequent") and the view

@@ -23,7 +23,10 @@ func Example() {
 	if err := pgstore.Migrate(ctx, pool, pgstore.Config{}); err != nil {
 		panic(err)
 	}
-	store := pgstore.New(pool, pgstore.Config{})
+	store, err := pgstore.New(pool, pgstore.Config{})
+	if err != nil {
+		panic(err)
+	}
 
 	// Normally es.CommandService builds commits; this is what it sends.
 	cmd, post := uuid.New(), uuid.New()

@@ -34,9 +34,6 @@ const ImportCommandType = "pgstore.Import"
 // returns the number of events written. Positions and TxIDs are assigned in the
 // order given, but not filled into events.
 func (s *Store) Import(ctx context.Context, events []es.EventRecord) (int64, error) {
-	if s.err != nil {
-		return 0, s.err
-	}
 	if len(events) == 0 {
 		return 0, nil
 	}

@@ -48,7 +48,10 @@ func TestKillChild(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pool.Close()
-	store := pgstore.New(pool, pgtest.Config)
+	store, err := pgstore.New(pool, pgtest.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
 	reg := es.NewRegistry()
 	registerNotes(reg)
 	p := slowCounter()

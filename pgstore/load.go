@@ -16,9 +16,6 @@ import (
 
 // LoadStream implements [es.EventStore].
 func (s *Store) LoadStream(ctx context.Context, id uuid.UUID, q es.StreamQuery) ([]es.EventRecord, error) {
-	if s.err != nil {
-		return nil, s.err
-	}
 	to := q.ToVersion
 	if to <= 0 {
 		to = math.MaxInt64
@@ -40,9 +37,6 @@ func (s *Store) LoadStream(ctx context.Context, id uuid.UUID, q es.StreamQuery) 
 
 // StreamInfo implements [es.EventStore].
 func (s *Store) StreamInfo(ctx context.Context, id uuid.UUID) (es.StreamInfo, error) {
-	if s.err != nil {
-		return es.StreamInfo{}, s.err
-	}
 	var info es.StreamInfo
 	err := s.pool.QueryRow(ctx, s.sql.streamInfo, [16]byte(id)).Scan(&info.Type, &info.Version)
 	switch {
@@ -56,9 +50,6 @@ func (s *Store) StreamInfo(ctx context.Context, id uuid.UUID) (es.StreamInfo, er
 
 // LoadSnapshot implements [es.EventStore].
 func (s *Store) LoadSnapshot(ctx context.Context, id uuid.UUID, schema int, maxVersion int64) (*es.Snapshot, error) {
-	if s.err != nil {
-		return nil, s.err
-	}
 	if maxVersion <= 0 {
 		maxVersion = math.MaxInt64
 	}
@@ -76,9 +67,6 @@ func (s *Store) LoadSnapshot(ctx context.Context, id uuid.UUID, schema int, maxV
 
 // Commands implements [es.EventStore].
 func (s *Store) Commands(ctx context.Context, ids ...uuid.UUID) ([]es.CommandRecord, error) {
-	if s.err != nil {
-		return nil, s.err
-	}
 	if len(ids) == 0 {
 		return nil, nil
 	}
@@ -100,9 +88,6 @@ func (s *Store) Commands(ctx context.Context, ids ...uuid.UUID) ([]es.CommandRec
 // DeleteStream implements [es.EventStore]. It takes the stream's lock, so it
 // waits for a commit to the stream in flight; the stream's commands stay.
 func (s *Store) DeleteStream(ctx context.Context, id uuid.UUID) error {
-	if s.err != nil {
-		return s.err
-	}
 	if _, err := s.pool.Exec(ctx, s.sql.deleteStream, [16]byte(id)); err != nil {
 		return fmt.Errorf("pgstore: delete stream %s: %w", id, err)
 	}

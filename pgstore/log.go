@@ -14,9 +14,6 @@ import (
 // A long-running writer anywhere in the PostgreSQL cluster therefore delays the
 // log (not the writers).
 func (s *Store) ReadLog(ctx context.Context, after es.Cursor, limit int) ([]es.EventRecord, error) {
-	if s.err != nil {
-		return nil, s.err
-	}
 	var lim any // NULL: LIMIT ALL
 	if limit > 0 {
 		lim = int64(limit)

@@ -48,7 +48,8 @@ var _ = Describe("Migrate", Label("integration"), func() {
 		Expect(versions).To(Equal(migrationVersions()), "every embedded migration, once")
 
 		By("working in the configured schemas")
-		s := pgstore.New(p, cfg)
+		s, err := pgstore.New(p, cfg)
+		Expect(err).NotTo(HaveOccurred())
 		id := newID()
 		Expect(s.Commit(ctx, commitOf(stream(id, 0, 1)), nil)).To(Succeed())
 		Expect(s.StreamInfo(ctx, id)).To(Equal(es.StreamInfo{Type: "test.Thing", Version: 1}))
@@ -119,11 +120,9 @@ var _ = Describe("configuration", func() {
 			{Schema: "a234567890123456789012345678901234567890123456789012345678901234"},
 		} {
 			Expect(pgstore.Migrate(ctx, nil, cfg)).To(MatchError(HavePrefix("pgstore: ")), "%+v", cfg)
-			s := pgstore.New(nil, cfg)
-			Expect(s.Commit(ctx, &es.Commit{}, nil)).To(HaveOccurred())
-			_, err := s.StreamInfo(ctx, newID())
-			Expect(err).To(MatchError(ContainSubstring("Config.")))
-			Expect(s.Views().CreateTables(ctx, es.TableDef{Name: "t"})).To(HaveOccurred())
+			s, err := pgstore.New(nil, cfg)
+			Expect(err).To(MatchError(HavePrefix("pgstore: ")), "%+v: New fails at once", cfg)
+			Expect(s).To(BeNil())
 		}
 		_, err := pgstore.NewViews(nil, "Bad").Find(ctx, "t", nil)
 		Expect(err).To(MatchError(ContainSubstring(`invalid view schema "Bad"`)))

@@ -47,7 +47,9 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	p, drop := newDatabase(ctx)
 	cleanups = append(cleanups, drop)
 	Expect(pgstore.Migrate(ctx, p, pgstore.Config{})).To(Succeed())
-	pool, store = p, pgstore.New(p, pgstore.Config{})
+	s, err := pgstore.New(p, pgstore.Config{})
+	Expect(err).NotTo(HaveOccurred())
+	pool, store = p, s
 }, NodeTimeout(time.Minute))
 
 var _ = AfterSuite(func() {

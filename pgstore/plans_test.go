@@ -24,7 +24,8 @@ var _ = Describe("Query plans on a new store", Label("integration"), func() {
 			_, err := p.Exec(ctx, "ALTER TABLE consequent."+t+" SET (autovacuum_enabled = off)")
 			Expect(err).NotTo(HaveOccurred())
 		}
-		s := pgstore.New(p, pgstore.Config{})
+		s, err := pgstore.New(p, pgstore.Config{})
+		Expect(err).NotTo(HaveOccurred())
 
 		done := make(chan struct{})
 		followed := make(chan int, 1)

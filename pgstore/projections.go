@@ -85,9 +85,6 @@ func (s *Store) ReadPartition(ctx context.Context, after es.Cursor, limit int, p
 	if of <= 1 {
 		return s.ReadLog(ctx, after, limit)
 	}
-	if s.err != nil {
-		return nil, s.err
-	}
 	if part < 0 || part >= of {
 		return nil, fmt.Errorf("pgstore: read partition %d/%d: no such partition", part, of)
 	}
@@ -118,9 +115,6 @@ func partitionBytes(part, of int) []int32 {
 
 // Behind implements [es.ProjectionStore].
 func (s *Store) Behind(ctx context.Context, after es.Cursor, part, of int) (int64, time.Time, error) {
-	if s.err != nil {
-		return 0, time.Time{}, s.err
-	}
 	var (
 		n      int64
 		oldest pgtype.Timestamptz
@@ -140,9 +134,6 @@ func (s *Store) Behind(ctx context.Context, after es.Cursor, part, of int) (int6
 
 // Projection implements [es.ProjectionStore].
 func (s *Store) Projection(ctx context.Context, name string) (es.ProjectionState, error) {
-	if s.err != nil {
-		return es.ProjectionState{}, s.err
-	}
 	st := es.ProjectionState{Name: name}
 	var until, skippedAt pgtype.Timestamptz
 	err := s.pool.QueryRow(ctx, s.psql.state, name).Scan(&st.Checkpoint.TxID, &st.Checkpoint.Position, &st.Version,
@@ -165,9 +156,6 @@ func (s *Store) Projection(ctx context.Context, name string) (es.ProjectionState
 // Lease implements [es.ProjectionStore] with one upsert on the database's clock,
 // so the workers' clocks do not matter.
 func (s *Store) Lease(ctx context.Context, name, owner string, ttl time.Duration) (bool, error) {
-	if s.err != nil {
-		return false, s.err
-	}
 	if owner == "" {
 		return false, fmt.Errorf("pgstore: lease projection %s: empty owner", name)
 	}
@@ -184,9 +172,6 @@ func (s *Store) Lease(ctx context.Context, name, owner string, ttl time.Duration
 
 // Release implements [es.ProjectionStore].
 func (s *Store) Release(ctx context.Context, name, owner string) error {
-	if s.err != nil {
-		return s.err
-	}
 	if _, err := s.pool.Exec(ctx, s.psql.release, name, owner); err != nil {
 		return fmt.Errorf("pgstore: release projection %s for %s: %w", name, owner, err)
 	}
@@ -198,9 +183,6 @@ func (s *Store) Release(ctx context.Context, name, owner string) error {
 // database's clock, just before COMMIT; the row lock it takes makes a worker
 // taking over wait for that COMMIT, and then read the new checkpoint.
 func (s *Store) Advance(ctx context.Context, name, owner string, to es.Cursor, version int, fn func(ctx context.Context, views es.Persistor) error) error {
-	if s.err != nil {
-		return s.err
-	}
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("pgstore: advance projection %s: %w", name, err)
@@ -224,9 +206,6 @@ func (s *Store) Advance(ctx context.Context, name, owner string, to es.Cursor, v
 
 // SetFailure implements [es.ProjectionStore].
 func (s *Store) SetFailure(ctx context.Context, name string, at es.Cursor, msg string) error {
-	if s.err != nil {
-		return s.err
-	}
 	if msg == "" {
 		at = es.Cursor{}
 	}

@@ -38,7 +38,10 @@ func TestWorkflowKillChild(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pool.Close()
-	store := pgstore.New(pool, pgtest.Config)
+	store, err := pgstore.New(pool, pgtest.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
 	reg := es.NewRegistry()
 	registerReceipts(reg, 1, func() { time.Sleep(15 * time.Millisecond) })
 	svc, err := es.NewCommandService(ctx, reg, store, es.Options{})

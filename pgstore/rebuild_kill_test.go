@@ -55,7 +55,11 @@ func TestRebuildKillChild(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pool.Close()
-	svc, err := es.NewCommandService(ctx, rebuildKillRegistry(true), pgstore.New(pool, pgtest.Config),
+	store, err := pgstore.New(pool, pgtest.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := es.NewCommandService(ctx, rebuildKillRegistry(true), store,
 		es.Options{Owner: "child", LeaseTTL: 2 * time.Second, RebuildChunk: 20})
 	if err != nil {
 		t.Fatal(err)

@@ -34,7 +34,9 @@ func deployBlog(ctx context.Context, chunk, posts int) *blogDeployment {
 	Expect(err).NotTo(HaveOccurred())
 	pool, err := pgtest.Pool(ctx)
 	Expect(err).NotTo(HaveOccurred())
-	d := &blogDeployment{store: pgstore.New(pool, pgtest.Config), reg: es.NewRegistry(), chunk: chunk}
+	store, err := pgstore.New(pool, pgtest.Config)
+	Expect(err).NotTo(HaveOccurred())
+	d := &blogDeployment{store: store, reg: es.NewRegistry(), chunk: chunk}
 	blog.Register(d.reg)
 	svc, err := es.NewCommandService(ctx, d.reg, d.store, es.Options{})
 	Expect(err).NotTo(HaveOccurred())

@@ -71,9 +71,6 @@ func scheduleArgs(done uuid.UUID, add []es.ScheduledCommand, cancel []string) ([
 
 // Schedule implements [es.ScheduleStore] in one statement.
 func (s *Store) Schedule(ctx context.Context, add []es.ScheduledCommand, cancel []string) error {
-	if s.err != nil {
-		return s.err
-	}
 	args, err := scheduleArgs(uuid.Nil, add, cancel)
 	if err != nil {
 		return err
@@ -86,9 +83,6 @@ func (s *Store) Schedule(ctx context.Context, add []es.ScheduledCommand, cancel 
 
 // Scheduled implements [es.ScheduleStore].
 func (s *Store) Scheduled(ctx context.Context, q es.ScheduleQuery) ([]es.ScheduledCommand, error) {
-	if s.err != nil {
-		return nil, s.err
-	}
 	var dueBy, limit any // NULL: every one, LIMIT ALL
 	if !q.DueBy.IsZero() {
 		dueBy = q.DueBy
@@ -123,9 +117,6 @@ func (s *Store) Scheduled(ctx context.Context, q es.ScheduleQuery) ([]es.Schedul
 
 // SetScheduleFailure implements [es.ScheduleStore].
 func (s *Store) SetScheduleFailure(ctx context.Context, id uuid.UUID, msg string) error {
-	if s.err != nil {
-		return s.err
-	}
 	if _, err := s.pool.Exec(ctx, s.ssql.setFailure, [16]byte(id), msg); err != nil {
 		return fmt.Errorf("pgstore: set failure of scheduled command %s: %w", id, err)
 	}
@@ -134,9 +125,6 @@ func (s *Store) SetScheduleFailure(ctx context.Context, id uuid.UUID, msg string
 
 // Unschedule implements [es.ScheduleStore].
 func (s *Store) Unschedule(ctx context.Context, id uuid.UUID) error {
-	if s.err != nil {
-		return s.err
-	}
 	if _, err := s.pool.Exec(ctx, s.ssql.unschedule, [16]byte(id)); err != nil {
 		return fmt.Errorf("pgstore: unschedule %s: %w", id, err)
 	}

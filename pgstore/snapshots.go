@@ -42,9 +42,6 @@ const (
 
 // StreamIDs implements [es.SnapshotStore].
 func (s *Store) StreamIDs(ctx context.Context, typ string, after uuid.UUID, limit int) ([]uuid.UUID, error) {
-	if s.err != nil {
-		return nil, s.err
-	}
 	var lim any // NULL: LIMIT ALL
 	if limit > 0 {
 		lim = int64(limit)
@@ -67,9 +64,6 @@ func (s *Store) StreamIDs(ctx context.Context, typ string, after uuid.UUID, limi
 // SaveSnapshot implements [es.SnapshotStore]. It takes the stream's lock, as
 // commits and DeleteStream do.
 func (s *Store) SaveSnapshot(ctx context.Context, snap es.Snapshot) error {
-	if s.err != nil {
-		return s.err
-	}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, s.sql.lockStreams, [][16]byte{snap.StreamID}); err != nil {
 			return err
@@ -95,9 +89,6 @@ func (s *Store) SaveSnapshot(ctx context.Context, snap es.Snapshot) error {
 
 // PruneSnapshots implements [es.SnapshotStore].
 func (s *Store) PruneSnapshots(ctx context.Context, typ string, schema, keep int) (int64, error) {
-	if s.err != nil {
-		return 0, s.err
-	}
 	tag, err := s.pool.Exec(ctx, withSchema(pruneSnapshotsSQL, s.cfg.Schema), typ, schema, max(keep, 0))
 	if err != nil {
 		return 0, fmt.Errorf("pgstore: prune snapshots of type %s: %w", typ, err)
@@ -107,9 +98,6 @@ func (s *Store) PruneSnapshots(ctx context.Context, typ string, schema, keep int
 
 // SnapshotStats implements [es.SnapshotStore].
 func (s *Store) SnapshotStats(ctx context.Context, typ string, schema int) (es.SnapshotStats, error) {
-	if s.err != nil {
-		return es.SnapshotStats{}, s.err
-	}
 	var st es.SnapshotStats
 	err := s.pool.QueryRow(ctx, withSchema(snapshotStatsSQL, s.cfg.Schema), typ, schema).
 		Scan(&st.Streams, &st.Events, &st.Snapshotted, &st.Snapshots, &st.Other, &st.Replayed)

@@ -47,7 +47,6 @@ func (cfg Config) withDefaults() (Config, error) {
 type Store struct {
 	pool    *pgxpool.Pool
 	cfg     Config
-	err     error // a configuration error, returned by every method
 	sql     storeSQL
 	psql    projectionSQL
 	rsql    rebuildSQL
@@ -57,18 +56,15 @@ type Store struct {
 
 var _ es.EventStore = (*Store)(nil)
 
-// New returns the store on pool. A Config with an invalid schema name does not
-// fail here: every method of the store returns the error.
-func New(pool *pgxpool.Pool, cfg Config) *Store {
+// New returns the store on pool, or the error of a Config with an invalid
+// schema name.
+func New(pool *pgxpool.Pool, cfg Config) (*Store, error) {
 	cfg, err := cfg.withDefaults()
-	s := &Store{pool: pool, cfg: cfg, err: err, catalog: newCatalog()}
-	if err == nil {
-		s.sql = newStoreSQL(cfg.Schema)
-		s.psql = newProjectionSQL(cfg.Schema)
-		s.rsql = newRebuildSQL(cfg.Schema)
-		s.ssql = newScheduleSQL(cfg.Schema)
+	if err != nil {
+		return nil, err
 	}
-	return s
+	return &Store{pool: pool, cfg: cfg, catalog: newCatalog(), sql: newStoreSQL(cfg.Schema),
+		psql: newProjectionSQL(cfg.Schema), rsql: newRebuildSQL(cfg.Schema), ssql: newScheduleSQL(cfg.Schema)}, nil
 }
 
 // Views returns the store's view tables on the pool: each call runs in its own
@@ -77,7 +73,7 @@ func New(pool *pgxpool.Pool, cfg Config) *Store {
 func (s *Store) Views() es.Persistor { return s.views(s.pool) }
 
 func (s *Store) views(q Querier) *Views {
-	return &Views{q: q, schema: s.cfg.ViewSchema, err: s.err, catalog: s.catalog}
+	return &Views{q: q, schema: s.cfg.ViewSchema, catalog: s.catalog}
 }
 
 // storeSQL holds the store's statements, with the schema filled in.

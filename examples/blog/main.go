@@ -165,5 +165,10 @@ func openStore(ctx context.Context, dbURL string) (es.EventStore, func(), error)
 	}
 	cfg := pool.Config().ConnConfig
 	slog.Info("using PostgreSQL", "host", cfg.Host, "port", cfg.Port, "database", cfg.Database)
-	return pgstore.New(pool, pgstore.Config{}), pool.Close, nil
+	store, err := pgstore.New(pool, pgstore.Config{})
+	if err != nil {
+		pool.Close()
+		return nil, nil, err
+	}
+	return store, pool.Close, nil
 }

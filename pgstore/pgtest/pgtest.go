@@ -155,7 +155,7 @@ func (db *DB) NewStore(ctx context.Context) (*pgstore.Store, error) {
 	if err := db.fresh(ctx); err != nil {
 		return nil, err
 	}
-	return pgstore.New(db.Pool, Config), nil
+	return pgstore.New(db.Pool, Config)
 }
 
 // Backend returns a fresh, empty event store on this process's database: the

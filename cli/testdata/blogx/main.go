@@ -71,7 +71,11 @@ func work(ctx context.Context, _ []string) error {
 	defer pool.Close()
 	reg := es.NewRegistry()
 	register(reg)
-	w, err := es.NewProjectionWorker(reg, pgstore.New(pool, pgstore.Config{}), es.WorkerOptions{
+	store, err := pgstore.New(pool, pgstore.Config{})
+	if err != nil {
+		return err
+	}
+	w, err := es.NewProjectionWorker(reg, store, es.WorkerOptions{
 		Jobs:    es.RunProjectors, // the spec's seed runs the durable workflow itself
 		PollMax: 100 * time.Millisecond, RetryBackoff: 10 * time.Millisecond, Retries: 2,
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, nil))})

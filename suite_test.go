@@ -277,7 +277,7 @@ func pgProcess(ctx context.Context, _ es.EventStore) (es.EventStore, error) {
 		return nil, err
 	}
 	DeferCleanup(pool.Close)
-	return pgstore.New(pool, pgtest.Config)
+	return pgstore.New(pool, pgtest.Config())
 }
 
 // apiClient sends requests to one blog server, from any goroutine.

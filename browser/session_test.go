@@ -40,7 +40,7 @@ type session struct {
 }
 
 // start is the session's first command's time; each command runs a minute later.
-var start = estest.DefaultStart
+var start = estest.DefaultStart()
 
 // allow is an Authorize hook that lets every request through.
 func allow(*http.Request) error { return nil }

@@ -32,11 +32,18 @@ type IDFunc func() uuid.UUID
 // NewID calls f.
 func (f IDFunc) NewID() uuid.UUID { return f() }
 
-// SystemClock is the wall clock, in UTC.
-var SystemClock Clock = ClockFunc(func() time.Time { return time.Now().UTC() })
+// SystemClock is the wall clock, in UTC: the default [Clock].
+type SystemClock struct{}
 
-// UUIDv7 generates time-ordered UUIDs (RFC 9562 version 7), the default.
-var UUIDv7 IDGenerator = IDFunc(func() uuid.UUID { return uuid.Must(uuid.NewV7()) })
+// Now implements [Clock].
+func (SystemClock) Now() time.Time { return time.Now().UTC() }
+
+// UUIDv7 generates time-ordered UUIDs (RFC 9562 version 7): the default
+// [IDGenerator].
+type UUIDv7 struct{}
+
+// NewID implements [IDGenerator].
+func (UUIDv7) NewID() uuid.UUID { return uuid.Must(uuid.NewV7()) }
 
 // ManualClock is a clock that moves only when told to, for deterministic tests.
 // It is safe for concurrent use.

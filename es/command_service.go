@@ -98,10 +98,10 @@ func NewCommandService(ctx context.Context, reg *Registry, store EventStore, opt
 		return nil, err
 	}
 	if opts.Clock == nil {
-		opts.Clock = SystemClock
+		opts.Clock = SystemClock{}
 	}
 	if opts.IDs == nil {
-		opts.IDs = UUIDv7
+		opts.IDs = UUIDv7{}
 	}
 	if opts.MaxCascade <= 0 {
 		opts.MaxCascade = 1000

@@ -95,7 +95,7 @@ var _ = Describe("the bank's commands (estest)", func() {
 	It("gives handlers the scenario's clock", func() {
 		s := bankSpec.When(OpenAccount{ID: ann, Owner: "ann", Email: "ann@example.com"})
 		s.Then(opened("ann"))
-		Expect(s.Result().Events[0].Time).To(Equal(estest.DefaultStart))
+		Expect(s.Result().Events[0].Time).To(Equal(estest.DefaultStart()))
 		Expect(s.Result().Events[0].StreamID).To(Equal(ann))
 	})
 })

@@ -68,7 +68,7 @@
 // events are history, after it Then sees them.
 //
 //	blogSpec.When(blog.AddPost{PostID: id, …}).
-//		ThenScheduled(estest.At(estest.DefaultStart.Add(7*24*time.Hour), blog.RemindAuthor{PostID: id}))
+//		ThenScheduled(estest.At(estest.DefaultStart().Add(7*24*time.Hour), blog.RemindAuthor{PostID: id}))
 //
 // # Runners and backends
 //

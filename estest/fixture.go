@@ -24,8 +24,9 @@ type Backend func(ctx context.Context) (es.EventStore, error)
 // Memory is the in-memory backend: a new [memstore.Store] per scenario.
 func Memory(context.Context) (es.EventStore, error) { return memstore.New(), nil }
 
-// DefaultStart is where a scenario's clock starts unless [Options.Start] says otherwise.
-var DefaultStart = time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)
+// DefaultStart returns where a scenario's clock starts unless [Options.Start]
+// says otherwise: 2026-01-01 09:00 UTC.
+func DefaultStart() time.Time { return time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC) }
 
 // Options configures a [Fixture]. The zero value works: the in-memory store, a
 // manual clock at [DefaultStart], sequential ids, workflows off.
@@ -104,7 +105,7 @@ func New(register func(*es.Registry), opts ...Options) *Fixture {
 		f.opts.Backend = Memory
 	}
 	if f.opts.Start.IsZero() {
-		f.opts.Start = DefaultStart
+		f.opts.Start = DefaultStart()
 	}
 	if f.opts.IDs == nil {
 		f.opts.IDs = func() es.IDGenerator { return new(SpecIDs) }

@@ -96,7 +96,7 @@ var _ = Describe("a command scenario", func() {
 		s := bank.Given(acc, AccountOpened{Owner: "ann"}).When(Deposit{ID: acc, Amount: 7})
 		Expect(s.Result().Events).To(HaveLen(1))
 		Expect(s.Result().Events[0].Version).To(Equal(int64(2)))
-		Expect(s.Result().Events[0].Time).To(Equal(estest.DefaultStart))
+		Expect(s.Result().Events[0].Time).To(Equal(estest.DefaultStart()))
 		Expect(s.Result()).To(estest.HaveEvents(MoneyDeposited{Amount: 7, Currency: "EUR"}))
 	})
 
@@ -116,7 +116,7 @@ var _ = Describe("a command scenario", func() {
 
 	It("moves the clock on request", func() {
 		s := bank.Given(acc, AccountOpened{}).AdvanceClock(time.Hour).When(Deposit{ID: acc, Amount: 1})
-		Expect(s.Result().Events[0].Time).To(Equal(estest.DefaultStart.Add(time.Hour)))
+		Expect(s.Result().Events[0].Time).To(Equal(estest.DefaultStart().Add(time.Hour)))
 	})
 
 	It("runs workflows only when asked", func() {

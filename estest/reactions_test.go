@@ -40,7 +40,7 @@ var _ = Describe("scheduled commands in a scenario", func() {
 	It("are checked with ThenScheduled, at a time or not", func() {
 		s := statements.Given(acc, AccountOpened{}).When(ScheduleStatement{ID: acc, In: month})
 		s.ThenNoEvents()
-		s.ThenScheduled(estest.At(estest.DefaultStart.Add(month), SendStatement{ID: acc}))
+		s.ThenScheduled(estest.At(estest.DefaultStart().Add(month), SendStatement{ID: acc}))
 		s.ThenScheduled(SendStatement{ID: acc})
 		s.ThenScheduled(HaveField("ID", acc))
 	})
@@ -72,7 +72,7 @@ var _ = Describe("scheduled commands in a scenario", func() {
 	It("explain a difference with a table", func() {
 		t := &recorder{}
 		statements.WithT(t).Given(acc, AccountOpened{}).When(ScheduleStatement{ID: acc, In: month}).
-			ThenScheduled(estest.At(estest.DefaultStart.Add(time.Hour), SendStatement{ID: acc}))
+			ThenScheduled(estest.At(estest.DefaultStart().Add(time.Hour), SendStatement{ID: acc}))
 		Expect(t.output()).To(ContainSubstring("Then: the scheduled commands differ:"))
 		Expect(t.output()).To(ContainSubstring("At: expected 2026-01-01T10:00:00Z, actual 2026-01-31T09:00:00Z"))
 	})

@@ -380,7 +380,7 @@ func (s *Scenario) ThenCommands(expected ...any) {
 // (its time not compared) or a Gomega matcher given the command.
 //
 //	blogSpec.When(blog.AddPost{PostID: id, …}).
-//		ThenScheduled(estest.At(estest.DefaultStart.Add(7*24*time.Hour), blog.RemindAuthor{PostID: id}))
+//		ThenScheduled(estest.At(estest.DefaultStart().Add(7*24*time.Hour), blog.RemindAuthor{PostID: id}))
 func (s *Scenario) ThenScheduled(expected ...any) {
 	if s.needResult(offset - 1) {
 		s.loadScheduled()

@@ -178,7 +178,7 @@ func BenchmarkRebuild(b *testing.B) {
 			}); err != nil {
 				b.Fatal(err)
 			}
-			vacuum(b, pgtest.Config.Schema)
+			vacuum(b, pgtest.Config().Schema)
 			p.Versioned(2) // the history is rebuilt into the live tables, untimed
 			if err := w.CatchUp(ctx); err != nil {
 				b.Fatal(err)
@@ -198,7 +198,7 @@ func BenchmarkRebuild(b *testing.B) {
 				b.Fatal(err)
 			}
 			var n int64
-			if err := benchDB(b).Pool.QueryRow(ctx, `SELECT count(*) FROM `+pgx.Identifier{pgtest.Config.ViewSchema, "bench_deposits"}.Sanitize()).Scan(&n); err != nil {
+			if err := benchDB(b).Pool.QueryRow(ctx, `SELECT count(*) FROM `+pgx.Identifier{pgtest.Config().ViewSchema, "bench_deposits"}.Sanitize()).Scan(&n); err != nil {
 				b.Fatal(err)
 			}
 			if st.Version != b.N+2 || n != int64(events-streams) {

@@ -48,7 +48,7 @@ func TestKillChild(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pool.Close()
-	store, err := pgstore.New(pool, pgtest.Config)
+	store, err := pgstore.New(pool, pgtest.Config())
 	if err != nil {
 		t.Fatal(err)
 	}

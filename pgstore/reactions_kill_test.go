@@ -38,7 +38,7 @@ func TestWorkflowKillChild(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pool.Close()
-	store, err := pgstore.New(pool, pgtest.Config)
+	store, err := pgstore.New(pool, pgtest.Config())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -55,7 +55,7 @@ func TestRebuildKillChild(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pool.Close()
-	store, err := pgstore.New(pool, pgtest.Config)
+	store, err := pgstore.New(pool, pgtest.Config())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -34,7 +34,7 @@ func deployBlog(ctx context.Context, chunk, posts int) *blogDeployment {
 	Expect(err).NotTo(HaveOccurred())
 	pool, err := pgtest.Pool(ctx)
 	Expect(err).NotTo(HaveOccurred())
-	store, err := pgstore.New(pool, pgtest.Config)
+	store, err := pgstore.New(pool, pgtest.Config())
 	Expect(err).NotTo(HaveOccurred())
 	d := &blogDeployment{store: store, reg: es.NewRegistry(), chunk: chunk}
 	blog.Register(d.reg)

@@ -96,7 +96,7 @@ func (s *Scenario) commit(streamID uuid.UUID, events []any) error {
 		return fmt.Errorf("%T is not a registered event: register it with es.RegisterEvent", events[0])
 	}
 	s.seq++
-	cmd := es.CommandRecord{ID: estest.ID(1_000_000 + s.seq), Type: "projectortest.Given", Data: []byte("{}"), Time: estest.DefaultStart}
+	cmd := es.CommandRecord{ID: estest.ID(1_000_000 + s.seq), Type: "projectortest.Given", Data: []byte("{}"), Time: estest.DefaultStart()}
 	w := es.StreamWrite{StreamID: streamID, StreamType: agg.Name(), ExpectedVersion: s.versions[streamID]}
 	for i, e := range events {
 		typ, schema, data, err := s.reg.Encode(e)
@@ -106,7 +106,7 @@ func (s *Scenario) commit(streamID uuid.UUID, events []any) error {
 		s.seq++
 		w.Events = append(w.Events, es.EventRecord{ID: estest.ID(1_000_000 + s.seq), StreamID: streamID, StreamType: agg.Name(),
 			Version: w.ExpectedVersion + int64(i) + 1, Type: typ, Schema: schema, Data: data,
-			Meta: es.Meta{Time: estest.DefaultStart, CommandID: cmd.ID, CorrelationID: cmd.ID, CausationID: cmd.ID}})
+			Meta: es.Meta{Time: estest.DefaultStart(), CommandID: cmd.ID, CorrelationID: cmd.ID, CausationID: cmd.ID}})
 	}
 	c := &es.Commit{Command: cmd, Streams: []es.StreamWrite{w}}
 	var envs []es.Envelope

@@ -90,7 +90,7 @@ func provision(ctx context.Context, proc int) (db *DB, err error) {
 		return nil, err
 	}
 	t.Connect = time.Since(start)
-	r, err := newResetter(ctx, pool, Config)
+	r, err := newResetter(ctx, pool, Config())
 	if err != nil {
 		pool.Close()
 		return nil, err
@@ -239,7 +239,7 @@ func migrate(ctx context.Context, adminDSN, name string) error {
 		return wrap("connecting to the template", err)
 	}
 	defer pool.Close()
-	if err := pgstore.Migrate(ctx, pool, Config); err != nil {
+	if err := pgstore.Migrate(ctx, pool, Config()); err != nil {
 		return fmt.Errorf("pgtest: migrating the template: %w", err)
 	}
 	return nil

@@ -37,9 +37,11 @@ const DefaultImage = "postgres:16-alpine"
 // Label is the Ginkgo label every spec that uses pgtest must carry.
 const Label = "integration"
 
-// Config is the pgstore configuration of every store pgtest returns: pgstore's
+// Config returns the pgstore configuration of every store pgtest returns: pgstore's
 // defaults, spelled out because Reset needs the schema names.
-var Config = pgstore.Config{Schema: "consequent", ViewSchema: "consequent_views"}
+func Config() pgstore.Config {
+	return pgstore.Config{Schema: "consequent", ViewSchema: "consequent_views"}
+}
 
 // ErrNoDatabase is wrapped by the error [Open] returns when neither EnvDatabaseURL
 // nor a container engine provides a server. Its message says how to get one.
@@ -155,7 +157,7 @@ func (db *DB) NewStore(ctx context.Context) (*pgstore.Store, error) {
 	if err := db.fresh(ctx); err != nil {
 		return nil, err
 	}
-	return pgstore.New(db.Pool, Config)
+	return pgstore.New(db.Pool, Config())
 }
 
 // Backend returns a fresh, empty event store on this process's database: the

@@ -44,17 +44,17 @@ var _ = Describe("a PostgreSQL for tests", Label("integration"), func() {
 		Expect(name).To(HaveSuffix("_p%d", GinkgoParallelProcess()))
 		Expect(db.Template).To(HavePrefix("consequent_tmpl_"))
 
-		Expect(tables(ctx, db.Pool, pgtest.Config.Schema)).NotTo(BeEmpty(), "pgstore's tables")
+		Expect(tables(ctx, db.Pool, pgtest.Config().Schema)).NotTo(BeEmpty(), "pgstore's tables")
 		var views bool
 		Expect(db.Pool.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)",
-			pgtest.Config.ViewSchema).Scan(&views)).To(Succeed())
+			pgtest.Config().ViewSchema).Scan(&views)).To(Succeed())
 		Expect(views).To(BeTrue(), "the view schema exists")
 	})
 
 	It("migrated the template once: migrating again changes nothing", func(ctx SpecContext) {
-		before := tables(ctx, db.Pool, pgtest.Config.Schema)
-		Expect(pgstore.Migrate(ctx, db.Pool, pgtest.Config)).To(Succeed())
-		Expect(tables(ctx, db.Pool, pgtest.Config.Schema)).To(Equal(before))
+		before := tables(ctx, db.Pool, pgtest.Config().Schema)
+		Expect(pgstore.Migrate(ctx, db.Pool, pgtest.Config())).To(Succeed())
+		Expect(tables(ctx, db.Pool, pgtest.Config().Schema)).To(Equal(before))
 	})
 
 	It("gives a fresh, empty store to each caller of Backend", func(ctx SpecContext) {
@@ -64,12 +64,12 @@ var _ = Describe("a PostgreSQL for tests", Label("integration"), func() {
 		// The log shows a commit once no older transaction is in flight anywhere on
 		// the server: other processes' databases share it when it comes from the DSN.
 		Eventually(ctx, first.ReadLog).WithArguments(es.Cursor{}, 10).Should(HaveLen(1))
-		Expect(tables(ctx, db.Pool, pgtest.Config.ViewSchema)).NotTo(BeEmpty())
+		Expect(tables(ctx, db.Pool, pgtest.Config().ViewSchema)).NotTo(BeEmpty())
 
 		second, err := pgtest.Backend(ctx)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(second.ReadLog(ctx, es.Cursor{}, 10)).To(BeEmpty())
-		Expect(tables(ctx, db.Pool, pgtest.Config.ViewSchema)).To(BeEmpty(), "view tables are dropped")
+		Expect(tables(ctx, db.Pool, pgtest.Config().ViewSchema)).To(BeEmpty(), "view tables are dropped")
 		Expect(rowCounts(ctx, db.Pool)).To(HaveEach(BeZero()), "pgstore tables other than the migration ledger are empty")
 
 		writeSomething(ctx, second) // the same stream and view table again: nothing is left over
@@ -104,7 +104,7 @@ var _ = Describe("a PostgreSQL for tests", Label("integration"), func() {
 			conn, err := pgx.Connect(ctx, dsn)
 			Expect(err).NotTo(HaveOccurred())
 			var n int
-			Expect(conn.QueryRow(ctx, "SELECT count(*) FROM pg_tables WHERE schemaname = $1", pgtest.Config.Schema).Scan(&n)).To(Succeed())
+			Expect(conn.QueryRow(ctx, "SELECT count(*) FROM pg_tables WHERE schemaname = $1", pgtest.Config().Schema).Scan(&n)).To(Succeed())
 			Expect(n > 0).To(Equal(migrated))
 			Expect(conn.Close(ctx)).To(Succeed())
 			Expect(drop(ctx)).To(Succeed())
@@ -155,7 +155,7 @@ func writeSomething(ctx context.Context, store es.EventStore) {
 	Expect(store.Commit(ctx, c, nil)).To(Succeed())
 	pool, err := pgtest.Pool(ctx)
 	Expect(err).NotTo(HaveOccurred())
-	things := pgx.Identifier{pgtest.Config.ViewSchema, "pgtest_things"}.Sanitize()
+	things := pgx.Identifier{pgtest.Config().ViewSchema, "pgtest_things"}.Sanitize()
 	_, err = pool.Exec(ctx, "CREATE TABLE "+things+" (id uuid PRIMARY KEY, n bigint)")
 	Expect(err).NotTo(HaveOccurred())
 	_, err = pool.Exec(ctx, "INSERT INTO "+things+" VALUES ($1, 1)", stream)
@@ -175,12 +175,12 @@ func tables(ctx context.Context, pool *pgxpool.Pool, schema string) []string {
 func rowCounts(ctx context.Context, pool *pgxpool.Pool) map[string]int {
 	GinkgoHelper()
 	counts := map[string]int{}
-	for _, t := range tables(ctx, pool, pgtest.Config.Schema) {
+	for _, t := range tables(ctx, pool, pgtest.Config().Schema) {
 		if strings.Contains(t, "migration") {
 			continue
 		}
 		var n int
-		Expect(pool.QueryRow(ctx, "SELECT count(*) FROM "+pgx.Identifier{pgtest.Config.Schema, t}.Sanitize()).Scan(&n)).To(Succeed())
+		Expect(pool.QueryRow(ctx, "SELECT count(*) FROM "+pgx.Identifier{pgtest.Config().Schema, t}.Sanitize()).Scan(&n)).To(Succeed())
 		counts[t] = n
 	}
 	return counts

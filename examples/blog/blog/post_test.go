@@ -80,12 +80,12 @@ func postSpecs(backend estest.Backend) {
 			blogSpec.Given(postID, added...).
 				AdvanceClock(time.Hour).
 				When(blog.PublishPost{PostID: postID}).
-				Then(blog.PostPublished{PublishedAt: estest.DefaultStart.Add(time.Hour)})
+				Then(blog.PostPublished{PublishedAt: estest.DefaultStart().Add(time.Hour)})
 		})
 
 		It("refuses to publish twice", func() {
 			blogSpec.Given(postID, added...).
-				Given(postID, blog.PostPublished{PublishedAt: estest.DefaultStart}).
+				Given(postID, blog.PostPublished{PublishedAt: estest.DefaultStart()}).
 				When(blog.PublishPost{PostID: postID}).
 				ThenFails(blog.ErrAlreadyPublished)
 		})
@@ -120,7 +120,7 @@ func postSpecs(backend estest.Backend) {
 
 		It("archives a published post", func() {
 			blogSpec.Given(postID, added...).
-				Given(postID, blog.PostPublished{PublishedAt: estest.DefaultStart}).
+				Given(postID, blog.PostPublished{PublishedAt: estest.DefaultStart()}).
 				When(blog.ArchivePost{PostID: postID}).
 				Then(blog.PostArchived{})
 		})

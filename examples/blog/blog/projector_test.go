@@ -45,11 +45,11 @@ func postProjectorSpecs(posts *projectortest.Fixture) {
 		})
 
 		It("records when the post was published", func() {
-			at := estest.DefaultStart
+			at := estest.DefaultStart()
 			published := record
 			published.PublishedAt = &at
 			posts.Given(postID, added...).
-				Given(postID, blog.PostPublished{PublishedAt: estest.DefaultStart}).
+				Given(postID, blog.PostPublished{PublishedAt: estest.DefaultStart()}).
 				ThenRecords(blog.PostRecords, published)
 		})
 
@@ -96,7 +96,7 @@ func postProjectorV2Specs(posts *projectortest.Fixture) {
 		})
 
 		It("keeps the other columns of an archived post as they change", func() {
-			at := estest.DefaultStart
+			at := estest.DefaultStart()
 			archived := record
 			archived.Title, archived.PublishedAt, archived.Archived = "Second thoughts", &at, true
 			posts.Given(postID, added...).

@@ -21,13 +21,13 @@ func publicationSpecs(backend estest.Backend) {
 	Describe("the publication workflow", func() {
 		It("notifies the author when a post is published", func() {
 			blogSpec.Given(postID, added...).
-				WhenEvent(postID, blog.PostPublished{PublishedAt: estest.DefaultStart}).
+				WhenEvent(postID, blog.PostPublished{PublishedAt: estest.DefaultStart()}).
 				ThenCommands(estest.EventLike(blog.NotifyAuthor{PostID: postID}, "NotificationID"))
 		})
 
 		It("gives every notification an id of its own", func() {
 			blogSpec.Given(postID, added...).
-				WhenEvent(postID, blog.PostPublished{PublishedAt: estest.DefaultStart}).
+				WhenEvent(postID, blog.PostPublished{PublishedAt: estest.DefaultStart()}).
 				ThenCommands(HaveField("NotificationID", Not(BeZero())))
 		})
 
@@ -63,14 +63,14 @@ func publicationSpecs(backend estest.Backend) {
 				withWorkflows.Given(postID, added...).
 					When(blog.PublishPost{PostID: postID}).
 					Then(
-						blog.PostPublished{PublishedAt: estest.DefaultStart},
+						blog.PostPublished{PublishedAt: estest.DefaultStart()},
 						blog.NotificationQueued{PostID: postID.String(), To: "ben", Message: `Your post "My first blogpost" is published.`},
 					)
 			})
 
 			It("does not notify again for the history", func() {
 				withWorkflows.Given(postID, added...).
-					Given(postID, blog.PostPublished{PublishedAt: estest.DefaultStart}).
+					Given(postID, blog.PostPublished{PublishedAt: estest.DefaultStart()}).
 					When(blog.ArchivePost{PostID: postID}).
 					Then(blog.PostArchived{})
 			})

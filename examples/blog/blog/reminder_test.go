@@ -20,7 +20,7 @@ func reminderSpecs(backend estest.Backend) {
 	Describe("the reminder of an unpublished post", func() {
 		It("is scheduled for a week after the post was added", func() {
 			blogSpec.When(add).
-				ThenScheduled(estest.At(estest.DefaultStart.Add(week), estest.EventLike(blog.RemindAuthor{PostID: postID}, "NotificationID")))
+				ThenScheduled(estest.At(estest.DefaultStart().Add(week), estest.EventLike(blog.RemindAuthor{PostID: postID}, "NotificationID")))
 		})
 
 		It("is cancelled by publishing the post", func() {
@@ -59,7 +59,7 @@ func reminderSpecs(backend estest.Backend) {
 
 		It("records nothing for a published post", func() {
 			blogSpec.Given(postID, addedPost()...).
-				Given(postID, blog.PostPublished{PublishedAt: estest.DefaultStart}).
+				Given(postID, blog.PostPublished{PublishedAt: estest.DefaultStart()}).
 				When(blog.RemindAuthor{NotificationID: notificationID, PostID: postID}).
 				ThenNoEvents()
 		})

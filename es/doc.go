@@ -198,8 +198,9 @@
 //	svc, err := es.NewCommandService(ctx, reg, store, es.Options{})
 //	go worker.Run(ctx)
 //
-// A worker wakes on the commits of services built after it from the same registry,
-// and polls with backoff for commits of other processes. Each projector (or each
+// A worker wakes on the commits made through the same store value in its
+// process (a store that implements [CommitNotifier], as memstore's and pgstore's
+// do), and polls with backoff for commits of other processes. Each projector (or each
 // of its [Projector.Partitioned] partitions, streams split by [PartitionOf]) is
 // owned by one worker at a time through a lease; writes are fenced by it
 // ([ErrLeaseLost]), and when a worker dies another takes over once the lease has

@@ -77,8 +77,8 @@ const (
 // whose version is newer than its tables' is rebuilt first; one whose tables a
 // newer version built (a rolling deploy) is left to that version.
 //
-// A worker is safe for concurrent use. Create it before the command service and it
-// wakes on every commit of that service; across processes it polls with backoff.
+// A worker is safe for concurrent use. It wakes on every commit made through its
+// store value ([CommitNotifier]); across processes it polls with backoff.
 type ProjectionWorker struct {
 	reg   *Registry
 	store ProjectionStore
@@ -114,8 +114,8 @@ type reactor struct {
 // subscriptions and, given the command service ([WorkerOptions.Service]), its
 // durable workflows and the scheduled commands (on a store that implements
 // [ScheduleStore]); [WorkerOptions.Jobs] narrows that down. A registry with
-// durable workflows and no service fails with the fix. It registers an
-// after-commit hook on reg to wake up on commits.
+// durable workflows and no service fails with the fix. It leaves reg as it is;
+// it listens to the store's commits ([CommitNotifier]) to wake up.
 func NewProjectionWorker(reg *Registry, store EventStore, opts WorkerOptions) (*ProjectionWorker, error) {
 	ps, ok := store.(ProjectionStore)
 	if !ok {
@@ -200,7 +200,9 @@ func NewProjectionWorker(reg *Registry, store EventStore, opts WorkerOptions) (*
 			w.sched = ss
 		}
 	}
-	reg.AfterCommit(func(context.Context, []Envelope) { w.Notify() })
+	if n, ok := store.(CommitNotifier); ok { // the registry is left as it is
+		n.OnCommit(w.Notify)
+	}
 	return w, nil
 }
 

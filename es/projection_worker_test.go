@@ -380,3 +380,45 @@ func (h *heldBack) ReadPartition(ctx context.Context, after es.Cursor, limit, pa
 
 // plainStore hides the memory store's optional capabilities.
 type plainStore struct{ es.EventStore }
+
+var _ = Describe("a projection worker and its registry", func() {
+	It("leaves the registry as it is, and wakes on the store's commits whenever the service was built", func(ctx SpecContext) {
+		reg := es.NewRegistry()
+		registerBank(reg)
+		store := memstore.New()
+		svc, err := es.NewCommandService(ctx, reg, store, es.Options{}) // built before the worker
+		Expect(err).NotTo(HaveOccurred())
+		p := es.NewProjector("owners", ownerNames).Async()
+		es.Project(p, func(ctx context.Context, v es.Persistor, e es.Envelope, ev AccountOpened) error {
+			return ownerNames.Upsert(ctx, v, ownerName{ID: e.StreamID, Owner: ev.Owner})
+		})
+		Expect(store.Views().CreateTables(ctx, ownerNames.Def())).To(Succeed())
+		woke := make(chan struct{}, 1)
+		store.OnCommit(func() {
+			select {
+			case woke <- struct{}{}:
+			default:
+			}
+		})
+		w, err := es.NewProjectionWorker(reg, store, es.WorkerOptions{Projectors: []*es.Projector{p}, PollMin: time.Hour, PollMax: time.Hour})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(reg.Err()).NotTo(HaveOccurred())
+		run, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); _ = w.Run(run) }()
+		DeferCleanup(func() { stop(); <-done })
+		time.Sleep(50 * time.Millisecond) // the first poll is over: the next is an hour away
+		id := uuid.New()
+		Expect(svc.Execute(ctx, OpenAccount{ID: id, Owner: "Ann", Email: "a@x"})).To(Succeed())
+		Eventually(woke).Should(Receive())
+		Eventually(func() ([]ownerName, error) { return ownerNames.Find(ctx, store.Views(), nil) }).
+			WithTimeout(2 * time.Second).Should(ConsistOf(ownerName{ID: id, Owner: "Ann"}), "woken by the commit, not by a poll")
+	})
+})
+
+type ownerName struct {
+	ID    uuid.UUID `db:"id"`
+	Owner string    `db:"owner"`
+}
+
+var ownerNames = es.NewTable[ownerName]("owner_names", "id")

@@ -20,6 +20,7 @@ import (
 // for concurrent use; commits are serialised.
 type Store struct {
 	mu        sync.RWMutex
+	commits   es.CommitListeners // told of each commit, in this process
 	streams   map[uuid.UUID]*memStream
 	log       []es.EventRecord // in global order
 	keys      map[string]map[string]uuid.UUID
@@ -60,6 +61,14 @@ func (s *Store) Views() es.Persistor { return s.views }
 
 // Commit implements [es.EventStore].
 func (s *Store) Commit(ctx context.Context, c *es.Commit, inTx func(context.Context, es.Persistor) error) error {
+	if err := s.commit(ctx, c, inTx); err != nil {
+		return err
+	}
+	s.commits.Committed()
+	return nil
+}
+
+func (s *Store) commit(ctx context.Context, c *es.Commit, inTx func(context.Context, es.Persistor) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -290,3 +299,7 @@ func cloneCommand(c es.CommandRecord) es.CommandRecord {
 	c.Metadata = maps.Clone(c.Metadata)
 	return c
 }
+
+// OnCommit implements [es.CommitNotifier]: fn is called after each commit of
+// this store value that succeeded.
+func (s *Store) OnCommit(fn func()) (remove func()) { return s.commits.OnCommit(fn) }

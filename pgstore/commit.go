@@ -22,6 +22,14 @@ import (
 // A commit that schedules or cancels commands ([es.Commit.Schedule]) calls
 // schedule() in the same transaction, in the same round trip.
 func (s *Store) Commit(ctx context.Context, c *es.Commit, inTx func(ctx context.Context, views es.Persistor) error) error {
+	if err := s.commit(ctx, c, inTx); err != nil {
+		return err
+	}
+	s.commits.Committed()
+	return nil
+}
+
+func (s *Store) commit(ctx context.Context, c *es.Commit, inTx func(ctx context.Context, views es.Persistor) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}

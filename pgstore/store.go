@@ -46,6 +46,7 @@ func (cfg Config) withDefaults() (Config, error) {
 // database [Migrate] has prepared. A Store is safe for concurrent use.
 type Store struct {
 	pool    *pgxpool.Pool
+	commits es.CommitListeners // told of each commit, in this process
 	cfg     Config
 	sql     storeSQL
 	psql    projectionSQL
@@ -130,3 +131,7 @@ func newStoreSQL(schema string) storeSQL {
 	}
 	return q
 }
+
+// OnCommit implements [es.CommitNotifier]: fn is called after each commit of
+// this store value that succeeded.
+func (s *Store) OnCommit(fn func()) (remove func()) { return s.commits.OnCommit(fn) }

@@ -18,6 +18,7 @@ type Projector struct {
 	tables     []TableDef
 	handlers   map[reflect.Type]func(context.Context, Persistor, Envelope) error
 	sources    map[reflect.Type]string // where each handler was added, "file:line"
+	errs       []error                 // definition mistakes of its tables
 	async      bool
 	version    int
 	partitions int
@@ -32,6 +33,9 @@ func NewProjector(name string, tables ...Tabler) *Projector {
 		sources: map[reflect.Type]string{}}
 	for _, t := range tables {
 		p.tables = append(p.tables, t.Def())
+		if e, ok := t.(interface{ Err() error }); ok && e.Err() != nil {
+			p.errs = append(p.errs, e.Err())
+		}
 	}
 	return p
 }

@@ -293,6 +293,9 @@ func (r *Registry) Workflows() []*Workflow { return r.workflows }
 func (r *Registry) check() error {
 	errs := slices.Clone(r.errs)
 	for _, p := range r.projectors {
+		for _, err := range p.errs {
+			errs = append(errs, fmt.Errorf("es: projector %q: table: %w", p.name, err))
+		}
 		for t := range p.handlers {
 			if r.events[t] == nil && !r.rejected[t] {
 				errs = append(errs, fmt.Errorf("es: projector %q handles %s, which is not a registered event: register it with es.RegisterEvent", p.name, t))

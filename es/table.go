@@ -22,6 +22,7 @@ import (
 type Table[R any] struct {
 	def    TableDef
 	fields []tableField
+	err    error // a definition mistake, reported on registration and use
 }
 
 type tableField struct {
@@ -30,17 +31,22 @@ type tableField struct {
 }
 
 // NewTable describes the view table name with rows of type R and primary key
-// columns key. Tables are declared once, as package-level variables, so a
-// definition error (R not a struct, a key column that does not exist, an
-// unsupported field) panics with a message that says what to fix, like
-// regexp.MustCompile.
+// columns key. Tables are declared once, as package-level variables, so NewTable
+// does not return an error: a definition mistake (R not a struct, a key column
+// that does not exist, an unsupported field) is kept with the table, with the
+// file and line of the declaration, and reported by [NewCommandService] when a
+// registered projector manages the table, and by every method of the table
+// ([Table.Err]).
 func NewTable[R any](name string, key ...string) *Table[R] {
 	t, err := newTable[R](name, key)
 	if err != nil {
-		panic(err)
+		return &Table[R]{def: TableDef{Name: name, Key: key}, err: fmt.Errorf("%s%w", callerOutside(), err)}
 	}
 	return t
 }
+
+// Err returns the table's definition mistake, if any (see [NewTable]).
+func (t *Table[R]) Err() error { return t.err }
 
 func newTable[R any](name string, key []string) (*Table[R], error) {
 	rt := reflect.TypeFor[R]()
@@ -84,10 +90,17 @@ func newTable[R any](name string, key []string) (*Table[R], error) {
 
 // Index adds a secondary index on cols and returns t, for declarations like
 // NewTable[PostRecord]("post_records", "aggregate_id").Index("author").
+//
+// An index column that does not exist is a definition mistake, kept as
+// [NewTable]'s are.
 func (t *Table[R]) Index(cols ...string) *Table[R] {
+	if t.err != nil {
+		return t
+	}
 	for _, c := range cols {
 		if _, ok := t.def.Column(c); !ok {
-			panic(fmt.Sprintf("es.Table %q: index column %q does not exist", t.def.Name, c))
+			t.err = fmt.Errorf("%ses.Table %q: index column %q does not exist", callerOutside(), t.def.Name, c)
+			return t
 		}
 	}
 	t.def.Indexes = append(t.def.Indexes, cols)
@@ -120,6 +133,9 @@ func (t *Table[R]) Upsert(ctx context.Context, p Persistor, r R) error {
 
 // Find returns the rows matching where, ordered by key.
 func (t *Table[R]) Find(ctx context.Context, p Persistor, where Where) ([]R, error) {
+	if t.err != nil {
+		return nil, t.err
+	}
 	rows, err := p.Find(ctx, t.def.Name, where)
 	if err != nil {
 		return nil, err
@@ -155,6 +171,9 @@ func (t *Table[R]) Get(ctx context.Context, p Persistor, where Where) (R, error)
 // Update calls change on each row matching where and writes it back; it returns
 // the number of rows updated. Changing a key column is an error.
 func (t *Table[R]) Update(ctx context.Context, p Persistor, where Where, change func(*R)) (int64, error) {
+	if t.err != nil {
+		return 0, t.err
+	}
 	rows, err := p.Find(ctx, t.def.Name, where)
 	if err != nil {
 		return 0, err
@@ -187,6 +206,9 @@ func (t *Table[R]) Update(ctx context.Context, p Persistor, where Where, change 
 
 // Delete removes the rows matching where and returns how many.
 func (t *Table[R]) Delete(ctx context.Context, p Persistor, where Where) (int64, error) {
+	if t.err != nil {
+		return 0, t.err
+	}
 	return p.Delete(ctx, t.def.Name, where)
 }
 
@@ -203,6 +225,9 @@ func (t *Table[R]) RowOf(record any) (Row, error) {
 func (t *Table[R]) RecordOf(row Row) (any, error) { return t.fromRow(row) }
 
 func (t *Table[R]) toRow(r R) (Row, error) {
+	if t.err != nil {
+		return nil, t.err
+	}
 	v := reflect.ValueOf(r)
 	row := make(Row, len(t.fields))
 	for _, f := range t.fields {
@@ -225,6 +250,9 @@ func (t *Table[R]) toRow(r R) (Row, error) {
 
 func (t *Table[R]) fromRow(row Row) (R, error) {
 	var r R
+	if t.err != nil {
+		return r, t.err
+	}
 	v := reflect.ValueOf(&r).Elem()
 	for _, f := range t.fields {
 		val, ok := row[f.col.Name]

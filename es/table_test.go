@@ -2,6 +2,8 @@ package es_test
 
 import (
 	"context"
+	"fmt"
+	goruntime "runtime"
 	"time"
 
 	"github.com/consequent/consequent/es"
@@ -64,13 +66,33 @@ var _ = Describe("Table", func() {
 		}))
 	})
 
-	It("panics on a definition mistake, saying what to fix", func() {
-		Expect(func() { es.NewTable[everything]("t", "nope") }).To(PanicWith(MatchError(ContainSubstring(`key column "nope" is not a field of es_test.everything (tag the field`))))
-		Expect(func() { es.NewTable[everything]("t", "note") }).To(PanicWith(MatchError(ContainSubstring(`key column "note" must not be a pointer`))))
-		Expect(func() { es.NewTable[everything]("t") }).To(PanicWith(MatchError(ContainSubstring("no primary key"))))
-		Expect(func() { es.NewTable[int]("t", "x") }).To(PanicWith(MatchError(ContainSubstring("row type int is not a struct"))))
-		Expect(func() { es.NewTable[everything]("", "id") }).To(PanicWith(MatchError(ContainSubstring("has no name"))))
-		Expect(func() { es.NewTable[everything]("t", "id").Index("nope") }).To(PanicWith(ContainSubstring(`index column "nope" does not exist`)))
+	It("keeps a definition mistake, saying what to fix and where, and reports it on registration and use", func() {
+		_, _, line, _ := goruntime.Caller(0)
+		for i, c := range []struct {
+			err  error
+			want string
+		}{
+			{es.NewTable[everything]("t", "nope").Err(), `key column "nope" is not a field of es_test.everything (tag the field`},
+			{es.NewTable[everything]("t", "note").Err(), `key column "note" must not be a pointer`},
+			{es.NewTable[everything]("t").Err(), "no primary key"},
+			{es.NewTable[int]("t", "x").Err(), "row type int is not a struct"},
+			{es.NewTable[everything]("", "id").Err(), "has no name"},
+			{es.NewTable[everything]("t", "id").Index("nope").Err(), `index column "nope" does not exist`},
+		} {
+			Expect(c.err).To(MatchError(ContainSubstring(c.want)))
+			Expect(c.err).To(MatchError(HavePrefix(fmt.Sprintf("es/table_test.go:%d: ", line+5+i))), "where it was declared")
+		}
+		Expect(es.NewTable[everything]("t", "id").Err()).NotTo(HaveOccurred())
+
+		broken := es.NewTable[everything]("broken", "nope")
+		_, err := broken.Find(context.Background(), memstore.New().Views(), nil)
+		Expect(err).To(MatchError(broken.Err()))
+		r := es.NewRegistry()
+		registerBank(r)
+		r.AddProjector(es.NewProjector("broken_projector", broken))
+		_, err = es.NewCommandService(context.Background(), r, memstore.New(), es.Options{})
+		Expect(err).To(MatchError(ContainSubstring(`projector "broken_projector": table: es/table_test.go:`)))
+		Expect(err).To(MatchError(ContainSubstring(`key column "nope" is not a field`)))
 	})
 
 	It("converts records to canonical rows and back (RowOf, RecordOf)", func() {

@@ -133,10 +133,14 @@ func rbExpected(ctx context.Context, s es.EventStore, n int) ([]rbTotalV2, error
 	return out, nil
 }
 
-// rbWaitServing waits until the projector's version 2 serves.
-func rbWaitServing(ctx context.Context, reg *es.Registry, s es.EventStore) error {
+// rbWaitServing waits until the projector's version 2 serves, calling each
+// (when not nil) between looks.
+func rbWaitServing(ctx context.Context, reg *es.Registry, s es.EventStore, each func()) error {
 	deadline := time.Now().Add(60 * time.Second)
 	for {
+		if each != nil {
+			each()
+		}
 		st, err := es.ReadModelStatus(ctx, reg, s)
 		if err != nil {
 			return err
@@ -147,7 +151,7 @@ func rbWaitServing(ctx context.Context, reg *es.Registry, s es.EventStore) error
 		if time.Now().After(deadline) {
 			return fmt.Errorf("version 2 does not serve after 60s: status %+v", st[0])
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 
@@ -436,25 +440,12 @@ func rbRace(ctx context.Context, s es.ReadModelStore, v1p, v2p *es.Projector) er
 		})
 	}
 	readErrs := 0
-	if err := func() error {
-		deadline := time.Now().Add(60 * time.Second)
-		for {
-			if _, err := rbTotalsV1.Find(ctx, s.Views(), nil); err != nil {
-				readErrs++ // the old version's reads go on: total and id exist in both
-			}
-			st, err := es.ReadModelStatus(ctx, reg2, s)
-			if err != nil {
-				return err
-			}
-			if st[0].Serving == 2 && st[0].Phase == es.PhaseServing {
-				return nil
-			}
-			if time.Now().After(deadline) {
-				return fmt.Errorf("version 2 does not serve after 60s: status %+v", st[0])
-			}
-			time.Sleep(5 * time.Millisecond)
+	read := func() {
+		if _, err := rbTotalsV1.Find(ctx, s.Views(), nil); err != nil {
+			readErrs++ // the old version's reads go on: total and id exist in both
 		}
-	}(); err != nil {
+	}
+	if err := rbWaitServing(ctx, reg2, s, read); err != nil {
 		close(served)
 		writers.Wait()
 		return err

@@ -2,10 +2,14 @@ package pgstore_test
 
 import (
 	"fmt"
+	"os"
+	"os/exec"
 	"time"
 
 	"github.com/consequent/consequent/es"
 	"github.com/google/uuid"
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
 )
 
 var t0 = time.Date(2026, 3, 4, 5, 6, 7, 891234567, time.FixedZone("CET", 3600))
@@ -46,3 +50,16 @@ func stream(id uuid.UUID, expected int64, n int) func(es.CommandRecord) es.Strea
 }
 
 func newID() uuid.UUID { return uuid.Must(uuid.NewV7()) }
+
+// startChild starts this test binary again as a child process that runs only
+// the test named test, with the environment variable env set to value; the
+// child is killed (if still running) when the spec ends. Kill specs use it.
+func startChild(test, env, value string) *exec.Cmd {
+	GinkgoHelper()
+	child := exec.Command(os.Args[0], "-test.run=^"+test+"$", "-test.v")
+	child.Env = append(os.Environ(), env+"="+value)
+	child.Stdout, child.Stderr = GinkgoWriter, GinkgoWriter
+	Expect(child.Start()).To(Succeed())
+	DeferCleanup(func() { _ = child.Process.Kill(); _ = child.Wait() })
+	return child
+}

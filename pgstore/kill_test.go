@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -85,11 +84,7 @@ var _ = Describe("a worker process killed mid-batch", Label(pgtest.Label), func(
 		} else {
 			dsn += "?application_name=pgstore_kill_child"
 		}
-		child := exec.Command(os.Args[0], "-test.run=^TestKillChild$", "-test.v")
-		child.Env = append(os.Environ(), envKillChild+"="+dsn)
-		child.Stdout, child.Stderr = GinkgoWriter, GinkgoWriter
-		Expect(child.Start()).To(Succeed())
-		DeferCleanup(func() { _ = child.Process.Kill(); _ = child.Wait() })
+		child := startChild("TestKillChild", envKillChild, dsn)
 
 		By("waiting until the child has committed a batch and is inside the next one")
 		Eventually(ctx, func(ctx context.Context) (int64, error) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -75,11 +74,7 @@ var _ = Describe("a process killed while a durable workflow's commands commit", 
 		} else {
 			dsn += "?application_name=pgstore_workflow_kill_child"
 		}
-		child := exec.Command(os.Args[0], "-test.run=^TestWorkflowKillChild$", "-test.v")
-		child.Env = append(os.Environ(), envWorkflowKillChild+"="+dsn)
-		child.Stdout, child.Stderr = GinkgoWriter, GinkgoWriter
-		Expect(child.Start()).To(Succeed())
-		DeferCleanup(func() { _ = child.Process.Kill(); _ = child.Wait() })
+		child := startChild("TestWorkflowKillChild", envWorkflowKillChild, dsn)
 
 		receipts := func(ctx context.Context) (int, error) {
 			var n int

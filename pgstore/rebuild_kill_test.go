@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/exec"
 	"testing"
 	"time"
 
@@ -86,11 +85,7 @@ var _ = Describe("a process killed in the middle of a rebuild", Label(pgtest.Lab
 			return len(recs), err
 		}).Should(Equal(300))
 
-		child := exec.Command(os.Args[0], "-test.run=^TestRebuildKillChild$", "-test.v")
-		child.Env = append(os.Environ(), envRebuildKillChild+"="+db.DSN)
-		child.Stdout, child.Stderr = GinkgoWriter, GinkgoWriter
-		Expect(child.Start()).To(Succeed())
-		DeferCleanup(func() { _ = child.Process.Kill(); _ = child.Wait() })
+		child := startChild("TestRebuildKillChild", envRebuildKillChild, db.DSN)
 
 		By("killing the child once it has written a few chunks")
 		var done int64

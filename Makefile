@@ -67,7 +67,7 @@ lint:
 bench:
 	status=0; $(GO) test $(BENCH_FLAGS) $(BENCH_PKGS) | tee bench.txt || status=$$?; \
 	$(GO) tool benchstat -col /impl bench.txt; \
-	$(MAKE) --no-print-directory bench-goals BENCH_FILE=bench.txt || true; exit $$status
+	$(GO) run ./internal/cmd/benchgoals bench.txt || true; exit $$status
 
 # Each …/impl=consequent row beside its …/impl=raw twin: medians, the ratio,
 # and whether it meets the goal (≥ 0.8× raw); fails when one does not.
@@ -86,7 +86,7 @@ bench-rebuild:
 		-bench '^BenchmarkRebuild$$' -benchmem -benchtime=1x -count=$(REBUILD_COUNT) -timeout=60m \
 		./pgstore | tee bench-rebuild.txt || status=$$?; \
 	$(GO) tool benchstat -col /impl bench-rebuild.txt; \
-	$(MAKE) --no-print-directory bench-goals BENCH_FILE=bench-rebuild.txt || true; exit $$status
+	$(GO) run ./internal/cmd/benchgoals bench-rebuild.txt || true; exit $$status
 
 db:
 	@if [ "$$(id -u)" = 0 ]; then dsn=$$(.ci/pg-start.sh); else dsn=$$(sudo .ci/pg-start.sh); fi; \

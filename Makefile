@@ -7,7 +7,9 @@
 #   make unit              the specs that need no PostgreSQL
 #   make integration-test  only the PostgreSQL specs; a missing database fails
 #   make lint              gofmt and go vet (vet also compiles Examples and benchmarks)
-#   make bench             benchmarks, saved to bench.txt, then the ratio table
+#   make bench             benchmarks (-count=6), saved to bench.txt, then benchstat's
+#                          table (consequent beside raw, with its noise) and the goals
+#   make bench-goals       the goals of bench.txt again: each row's ratio to raw pgx
 #   make bench-rebuild     BenchmarkRebuild on 1,000,000 events beside its raw
 #                          twin, saved to bench-rebuild.txt, then its ratio
 #   make db                start the machine's PostgreSQL (.ci/pg-start.sh, as root)
@@ -28,16 +30,18 @@ GINKGO_FLAGS += --no-color
 endif
 # Packages for ginkgo (empty: all, through -r), e.g. make test PKGS=./pgstore/pgtest
 PKGS ?=
-# -p 1: one package at a time, so benchmarks do not compete for the cores;
-# -benchtime=2s keeps the whole run near 90 s on 2 cores. The pgstore benchmarks
-# run in pairs (…/consequent beside …/raw pgx) against the same database. Ratios
-# move by 10-30% between runs on a shared machine: add -count=3 for medians.
-BENCH_FLAGS ?= -p 1 -run '^$$' -bench . -benchmem -benchtime=2s
+# -p 1: one package at a time, so benchmarks do not compete for the cores. The
+# pgstore benchmarks run in pairs (…/impl=consequent beside …/impl=raw pgx)
+# against the same database; -count=6 gives benchstat enough samples for its
+# confidence intervals. BENCH selects benchmarks, e.g. make bench BENCH='S[1-4]'.
+BENCH ?= .
+BENCH_COUNT ?= 6
+BENCH_FLAGS ?= -p 1 -run '^$$' -bench '$(BENCH)' -benchmem -benchtime=1s -count=$(BENCH_COUNT) -timeout=60m
 # Benchmarks of pgstore need a server too; leftover per-process databases are
 # dropped by pgtest.Close.
 BENCH_PKGS ?= ./...
 
-.PHONY: test unit integration-test lint bench bench-ratios bench-rebuild db
+.PHONY: test unit integration-test lint bench bench-goals bench-rebuild db
 
 # The run's JSON report, from which skipsummary counts the PostgreSQL specs
 # skipped for want of a server.
@@ -58,17 +62,18 @@ lint:
 	if [ -n "$$files" ]; then echo "gofmt: these files need formatting (run gofmt -w):"; echo "$$files"; exit 1; fi
 	$(GO) vet ./...
 
-# The table is printed also when a benchmark failed; make bench fails then too.
+# The tables are printed also when a benchmark failed; make bench fails then
+# too (not for a missed goal: make bench-goals does).
 bench:
 	status=0; $(GO) test $(BENCH_FLAGS) $(BENCH_PKGS) | tee bench.txt || status=$$?; \
-	$(MAKE) --no-print-directory bench-ratios; exit $$status
+	$(GO) tool benchstat -col /impl bench.txt; \
+	$(GO) run ./internal/cmd/benchgoals bench.txt || true; exit $$status
 
-# The ratio table: each …/consequent benchmark beside its …/raw twin (time ratio,
-# events/s, the targets it was built for), then the in-memory
-# benchmarks; .ci/bench-ratios runs internal/cmd/benchratios on bench.txt.
-bench-ratios:
-	@if [ -x .ci/bench-ratios ]; then .ci/bench-ratios bench.txt; \
-	else echo "bench: raw results in bench.txt; no ratio table yet (add an executable .ci/bench-ratios reading bench.txt)"; fi
+# Each …/impl=consequent row beside its …/impl=raw twin: medians, the ratio,
+# and whether it meets the goal (≥ 0.8× raw); fails when one does not.
+BENCH_FILE ?= bench.txt
+bench-goals:
+	@$(GO) run ./internal/cmd/benchgoals $(BENCH_FILE)
 
 # BenchmarkRebuild at REBUILD_EVENTS events (streams of 100), once per count
 # (-benchtime=1x: each run imports the history and rebuilds it once untimed
@@ -80,7 +85,8 @@ bench-rebuild:
 	status=0; CONSEQUENT_BENCH_REBUILD_EVENTS=$(REBUILD_EVENTS) $(GO) test -p 1 -run '^$$' \
 		-bench '^BenchmarkRebuild$$' -benchmem -benchtime=1x -count=$(REBUILD_COUNT) -timeout=60m \
 		./pgstore | tee bench-rebuild.txt || status=$$?; \
-	if [ -x .ci/bench-ratios ]; then .ci/bench-ratios bench-rebuild.txt; fi; exit $$status
+	$(GO) tool benchstat -col /impl bench-rebuild.txt; \
+	$(GO) run ./internal/cmd/benchgoals bench-rebuild.txt || true; exit $$status
 
 db:
 	@if [ "$$(id -u)" = 0 ]; then dsn=$$(.ci/pg-start.sh); else dsn=$$(sudo .ci/pg-start.sh); fi; \

@@ -36,6 +36,15 @@ type Persistor interface {
 	Find(ctx context.Context, table string, where Where) ([]Row, error)
 }
 
+// A Setter is a [Persistor] that takes updates whose row counts nobody reads:
+// it may queue one and send it with the statements that follow, as pgstore does
+// with an inline projector's writes, which travel with the commit. [Table.Set]
+// uses it when the Persistor has it, and [Persistor.Update] otherwise.
+type Setter interface {
+	// Set sets the given columns on every row matching where.
+	Set(ctx context.Context, table string, where Where, set Row) error
+}
+
 // Row is one view-table row: column name to canonical value.
 type Row map[string]any
 

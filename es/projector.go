@@ -165,6 +165,18 @@ func (m managedViews) Update(ctx context.Context, table string, where Where, set
 	return m.Persistor.Update(ctx, table, where, set)
 }
 
+// Set passes a one-statement update on as the Persistor takes it (see [Setter]).
+func (m managedViews) Set(ctx context.Context, table string, where Where, set Row) error {
+	if err := m.check(table); err != nil {
+		return err
+	}
+	if s, ok := m.Persistor.(Setter); ok {
+		return s.Set(ctx, table, where, set)
+	}
+	_, err := m.Persistor.Update(ctx, table, where, set)
+	return err
+}
+
 func (m managedViews) Delete(ctx context.Context, table string, where Where) (int64, error) {
 	if err := m.check(table); err != nil {
 		return 0, err

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -202,6 +203,34 @@ func (t *Table[R]) Update(ctx context.Context, p Persistor, where Where, change 
 		n += m
 	}
 	return n, nil
+}
+
+// Set sets the columns named in set (values as for the fields of R) on every
+// row matching where, in one statement that does not read the rows first: the
+// form for a projector that changes a few columns, where [Table.Update] reads
+// each row and writes every column back. Setting a key column, or a column R
+// does not have, is an error. Rows that do not match are left alone; no count is
+// returned, so that a [Setter] (pgstore, in a commit) may send the statement
+// together with the writes that follow.
+//
+//	PostRecords.Set(ctx, v, es.Where{"aggregate_id": e.StreamID}, es.Row{"title": ev.Title})
+func (t *Table[R]) Set(ctx context.Context, p Persistor, where Where, set Row) error {
+	for c := range set {
+		if _, ok := t.def.Column(c); !ok {
+			return fmt.Errorf("%s: set: no column %s", t.def.Name, c)
+		}
+		if slices.Contains(t.def.Key, c) {
+			return fmt.Errorf("%s: set: %s is a key column", t.def.Name, c)
+		}
+	}
+	if len(set) == 0 {
+		return nil
+	}
+	if s, ok := p.(Setter); ok {
+		return s.Set(ctx, t.def.Name, where, set)
+	}
+	_, err := p.Update(ctx, t.def.Name, where, set)
+	return err
 }
 
 // Delete removes the rows matching where and returns how many.

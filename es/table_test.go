@@ -166,6 +166,14 @@ var _ = Describe("Table", func() {
 			Expect(AccountRecords.Get(ctx, views, es.Where{"id": a})).To(Equal(AccountRecord{a, "Ann", 10}))
 		})
 
+		It("sets columns in one statement, without reading, and refuses keys and unknown columns", func() {
+			Expect(AccountRecords.Set(ctx, views, es.Where{"id": a}, es.Row{"balance": 7, "owner": "Ann2"})).To(Succeed())
+			Expect(AccountRecords.Set(ctx, views, es.Where{"id": uuid.New()}, es.Row{"balance": 8})).To(Succeed())
+			Expect(AccountRecords.Find(ctx, views, es.Where{})).To(Equal([]AccountRecord{{a, "Ann2", 7}, {b, "Bob", 2}}))
+			Expect(AccountRecords.Set(ctx, views, es.Where{"id": a}, es.Row{"id": uuid.New()})).To(MatchError(ContainSubstring("id is a key column")))
+			Expect(AccountRecords.Set(ctx, views, es.Where{"id": a}, es.Row{"nope": 1})).To(MatchError(ContainSubstring("no column nope")))
+		})
+
 		It("deletes matching rows, counting them", func() {
 			Expect(AccountRecords.Delete(ctx, views, es.Where{"owner": "Ann"})).To(Equal(int64(1)))
 			Expect(AccountRecords.Delete(ctx, views, es.Where{"owner": "Ann"})).To(Equal(int64(0)))

@@ -1,11 +1,12 @@
 package pgstore_test
 
 // Benchmarks of pgstore beside raw pgx. Every benchmark comes in pairs named
-// …/consequent and …/raw that do the same work in the same database in the same
+// …/impl=consequent and …/impl=raw that do the same work in the same database in the same
 // run: the framework through es.CommandService (or Store.Import), the baseline by
 // hand with pgx on bare tables of the same columns and indexes (schema "raw",
-// bench_raw_test.go). make bench prints their ratios (.ci/bench-ratios); absolute
-// times drift between machines and runs, ratios hold.
+// bench_raw_test.go). make bench prints them side by side (benchstat -col /impl)
+// and their ratios (internal/cmd/benchgoals); absolute times drift between
+// machines and runs, ratios hold.
 //
 // They use pgtest's database for this process (pgtest.Open): from
 // CONSEQUENT_TEST_DATABASE_URL, else a container; without either they skip.
@@ -55,8 +56,8 @@ func benchDB(b *testing.B) *pgtest.DB {
 var serverOnce sync.Once
 
 // describeServer prints the server's version and durability settings once, on
-// a line .ci/bench-ratios repeats under its table: the ratios hold across
-// settings, the absolute figures do not.
+// a line of bench.txt: the ratios hold across settings, the absolute figures
+// do not.
 func describeServer(db *pgtest.DB) {
 	var version, fsync, syncCommit string
 	err := db.Pool.QueryRow(context.Background(), `SELECT current_setting('server_version'),

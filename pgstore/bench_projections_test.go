@@ -153,7 +153,7 @@ func BenchmarkRebuild(b *testing.B) {
 	streams := rebuildStreams(b)
 	events := streams * importPerStream
 	b.Run(fmt.Sprintf("%devents", events), func(b *testing.B) {
-		b.Run("consequent", func(b *testing.B) {
+		b.Run("impl=consequent", func(b *testing.B) {
 			store := projectionStore(b, true)
 			r := es.NewRegistry()
 			registerBench(r)
@@ -205,7 +205,7 @@ func BenchmarkRebuild(b *testing.B) {
 				b.Fatalf("after rebuilding: version %d, %d deposits; want %d, %d", st.Version, n, b.N+2, events-streams)
 			}
 		})
-		b.Run("raw", func(b *testing.B) {
+		b.Run("impl=raw", func(b *testing.B) {
 			pool := benchRaw(b)
 			if err := rebuildHistory(streams, func(recs []es.EventRecord) error {
 				raws := make([]rawEvent, len(recs))

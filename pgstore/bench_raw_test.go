@@ -2,14 +2,14 @@ package pgstore_test
 
 // The raw pgx baselines: what an application would write by hand, without
 // Consequent, on bare tables with the same columns and indexes as pgstore's
-// migration (001_init.sql) but no functions: plain INSERT statements in a
-// transaction (one round trip each), COPY for imports, plain SELECTs decoded into
-// structs for loads. Like pgstore, they pass uuids to pgx as [16]byte (binary),
+// migration (001_init.sql) but no functions: a unit of work is one
+// INSERT … SELECT FROM unnest(…) (a taken version is a primary-key violation),
+// with view rows pipelined beside it in one batch; COPY for imports; plain
+// SELECTs decoded into structs for loads and replays. Like pgstore, they pass uuids to pgx as [16]byte (binary),
 // not as uuid.UUID (whose driver.Valuer goes through text).
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -37,6 +37,9 @@ CREATE TABLE raw.events (
     user_id text, metadata jsonb,
     PRIMARY KEY (stream_id, version));
 CREATE UNIQUE INDEX ON raw.events (xact_id, position);
+CREATE TABLE raw.s4_rows (
+    account_id uuid NOT NULL, version bigint NOT NULL, type text NOT NULL, amount bigint NOT NULL,
+    PRIMARY KEY (account_id, version));
 CREATE TABLE raw.snapshots (
     stream_id uuid NOT NULL, schema integer NOT NULL, version bigint NOT NULL, data bytea,
     PRIMARY KEY (stream_id, schema, version));
@@ -47,8 +50,6 @@ func rawSchema(ctx context.Context, pool *pgxpool.Pool) error {
 	_, err := pool.Exec(ctx, rawSchemaSQL)
 	return err
 }
-
-var errRawConflict = errors.New("raw: stream version conflict")
 
 // rawEvent is an event row as the raw baseline writes and reads it.
 type rawEvent struct {
@@ -62,57 +63,6 @@ type rawEvent struct {
 	Correlation, Causation  pgtype.UUID
 	UserID                  pgtype.Text
 	Metadata                []byte
-}
-
-// rawCommand writes a command that creates a stream with the given events the
-// way one would by hand: BEGIN, the stream row with its version check (a new
-// stream: expected version 0), the command row, one INSERT per event, COMMIT.
-// The command and events are JSON-encoded here, as the framework does.
-func rawCommand(ctx context.Context, pool *pgxpool.Pool, cmdType string, cmd any, streamID uuid.UUID, streamType string, events []rawPayload) error {
-	cmdData, err := json.Marshal(cmd)
-	if err != nil {
-		return err
-	}
-	cmdID, now := uuid.Must(uuid.NewV7()), time.Now().UTC()
-	tx, err := pool.Begin(ctx)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback(ctx) //nolint:errcheck // a no-op after Commit
-	const expected = 0
-	tag, err := tx.Exec(ctx, `INSERT INTO raw.streams AS s (stream_id, type, version) VALUES ($1, $2, $3)
-		ON CONFLICT (stream_id) DO UPDATE SET version = EXCLUDED.version WHERE s.version = $4`,
-		[16]byte(streamID), streamType, int64(expected+len(events)), int64(expected))
-	if err != nil {
-		return err
-	}
-	if tag.RowsAffected() != 1 {
-		return errRawConflict
-	}
-	if _, err := tx.Exec(ctx, `INSERT INTO raw.commands (id, type, data, time, correlation_id) VALUES ($1, $2, $3, $4, $5)`,
-		[16]byte(cmdID), cmdType, cmdData, now, [16]byte(cmdID)); err != nil {
-		return err
-	}
-	for i, e := range events {
-		data, err := json.Marshal(e.event)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO raw.events
-			(stream_id, version, id, command_id, type, schema, data, time, correlation_id, causation_id)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-			[16]byte(streamID), int64(expected+i+1), [16]byte(uuid.Must(uuid.NewV7())), [16]byte(cmdID), e.typ, int32(1), data, now,
-			[16]byte(cmdID), [16]byte(cmdID)); err != nil {
-			return err
-		}
-	}
-	return tx.Commit(ctx)
-}
-
-// rawPayload is an event and its type name.
-type rawPayload struct {
-	typ   string
-	event any
 }
 
 var rawEventColumns = []string{"stream_id", "version", "id", "command_id", "type", "schema", "data", "time",

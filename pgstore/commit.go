@@ -18,7 +18,9 @@ import (
 // schema's commit() function: it locks the streams (advisory locks, ascending id
 // order), checks their expected versions, and writes the command, events, stream
 // versions, unique keys and snapshots. Without inTx that is one round trip; with
-// inTx it runs in a transaction that inTx's view writes join before it commits.
+// inTx it runs in a transaction that inTx's view writes join before it commits:
+// BEGIN and commit() in one round trip, then inTx's writes, queued, with COMMIT
+// in a second (an Update, Delete or Find of inTx sends the queue early).
 // A commit that schedules or cancels commands ([es.Commit.Schedule]) calls
 // schedule() in the same transaction, in the same round trip.
 func (s *Store) Commit(ctx context.Context, c *es.Commit, inTx func(ctx context.Context, views es.Persistor) error) error {
@@ -94,18 +96,16 @@ func (s *Store) commit(ctx context.Context, c *es.Commit, inTx func(ctx context.
 			c.Serving[i] = int(v)
 		}
 	}
-	if err := inTx(ctx, s.views(conn)); err != nil {
+	// inTx's row writes are queued and travel with COMMIT (or with the next
+	// statement that needs an answer): one round trip for all of them.
+	views := newTxViews(s.views(conn), conn)
+	if err := inTx(ctx, views); err != nil {
 		rollback(ctx, conn)
 		return err
 	}
-	tag, err := conn.Exec(ctx, "COMMIT")
-	if err != nil {
-		return mapError("commit", err)
-	}
-	if tag.String() != "COMMIT" {
-		// A statement of inTx failed but inTx did not say so: PostgreSQL
-		// rolled the transaction back.
-		return fmt.Errorf("pgstore: commit: %w (a statement in inTx failed and its error was dropped)", pgx.ErrTxCommitRollback)
+	if err := views.commit(ctx); err != nil {
+		rollback(ctx, conn)
+		return err
 	}
 	return nil
 }

@@ -151,8 +151,41 @@ var _ = Describe("inTx", Label("integration"), func() {
 			_ = v.Insert(ctx, table.Name, es.Row{"id": id, "position": 1})
 			return nil
 		})
-		Expect(err).To(MatchError(pgx.ErrTxCommitRollback))
+		// The insert was queued: its error comes with the commit, as its own.
+		Expect(err).To(MatchError(es.ErrDuplicateRecord))
+		Expect(err).To(MatchError(ContainSubstring("insert into intx_rows")))
 		Expect(store.LoadStream(ctx, id, es.StreamQuery{})).To(BeEmpty())
+
+		other := newID()
+		err = store.Commit(ctx, commitOf(stream(other, 0, 1)), func(ctx context.Context, v es.Persistor) error {
+			_, _ = v.Update(ctx, table.Name, es.Where{"id": id}, es.Row{"position": "not a number"})
+			_, _ = v.Delete(ctx, "no_such_table", es.Where{})
+			_, _ = v.Find(ctx, table.Name, es.Where{"id": 1.5})
+			_, err := v.Update(ctx, table.Name, es.Where{"id": other}, es.Row{"position": 1})
+			_ = v.Insert(ctx, table.Name, es.Row{"id": id, "position": 1}) // sent: fails the transaction
+			_, _ = v.Find(ctx, table.Name, es.Where{})
+			return err
+		})
+		Expect(err).To(MatchError(pgx.ErrTxCommitRollback))
+		Expect(store.LoadStream(ctx, other, es.StreamQuery{})).To(BeEmpty())
+	})
+
+	It("sends queued writes before a read, an update or a delete: each sees the writes before it", func(ctx SpecContext) {
+		a, b, d := newID(), newID(), newID()
+		Expect(store.Views().Insert(ctx, table.Name, es.Row{"id": d, "position": 9})).To(Succeed())
+		Expect(store.Commit(ctx, commitOf(stream(a, 0, 1)), func(ctx context.Context, v es.Persistor) error {
+			Expect(v.Insert(ctx, table.Name, es.Row{"id": a, "position": 1})).To(Succeed())
+			Expect(v.Upsert(ctx, table.Name, es.Row{"id": b, "position": 2})).To(Succeed())
+			Expect(v.Find(ctx, table.Name, es.Where{"id": a})).To(Equal([]es.Row{{"id": a, "position": int64(1)}}))
+			Expect(v.(es.Setter).Set(ctx, table.Name, es.Where{"id": a}, es.Row{"position": 10})).To(Succeed())
+			Expect(v.Update(ctx, table.Name, es.Where{"id": b}, es.Row{"position": 20})).To(BeEquivalentTo(1))
+			Expect(v.Update(ctx, table.Name, es.Where{"id": newID()}, es.Row{"position": 20})).To(BeEquivalentTo(0))
+			Expect(v.Delete(ctx, table.Name, es.Where{"id": d})).To(BeEquivalentTo(1))
+			return v.(es.Setter).Set(ctx, table.Name, es.Where{"id": b}, es.Row{"position": 21})
+		})).To(Succeed())
+		Expect(store.Views().Find(ctx, table.Name, es.Where{"id": a})).To(Equal([]es.Row{{"id": a, "position": int64(10)}}))
+		Expect(store.Views().Find(ctx, table.Name, es.Where{"id": b})).To(Equal([]es.Row{{"id": b, "position": int64(21)}}))
+		Expect(store.Views().Find(ctx, table.Name, es.Where{"id": d})).To(BeEmpty())
 	})
 
 	It("rolls back when a view write fails", func(ctx SpecContext) {

@@ -30,20 +30,16 @@ func NewPostProjector() *es.Projector {
 		return PostRecords.Upsert(ctx, v, PostRecord{AggregateID: e.StreamID})
 	})
 	es.Project(p, func(ctx context.Context, v es.Persistor, e es.Envelope, ev PostAuthorChanged) error {
-		_, err := PostRecords.Update(ctx, v, byID(e), func(r *PostRecord) { r.Author = ev.Author })
-		return err
+		return PostRecords.Set(ctx, v, byID(e), es.Row{"author": ev.Author})
 	})
 	es.Project(p, func(ctx context.Context, v es.Persistor, e es.Envelope, ev PostTitleChanged) error {
-		_, err := PostRecords.Update(ctx, v, byID(e), func(r *PostRecord) { r.Title = ev.Title })
-		return err
+		return PostRecords.Set(ctx, v, byID(e), es.Row{"title": ev.Title})
 	})
 	es.Project(p, func(ctx context.Context, v es.Persistor, e es.Envelope, ev PostContentChanged) error {
-		_, err := PostRecords.Update(ctx, v, byID(e), func(r *PostRecord) { r.Content = ev.Content })
-		return err
+		return PostRecords.Set(ctx, v, byID(e), es.Row{"content": ev.Content})
 	})
 	es.Project(p, func(ctx context.Context, v es.Persistor, e es.Envelope, ev PostPublished) error {
-		_, err := PostRecords.Update(ctx, v, byID(e), func(r *PostRecord) { r.PublishedAt = &ev.PublishedAt })
-		return err
+		return PostRecords.Set(ctx, v, byID(e), es.Row{"published_at": ev.PublishedAt})
 	})
 	return p
 }

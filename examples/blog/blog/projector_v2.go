@@ -39,24 +39,19 @@ func NewPostProjectorV2() *es.Projector {
 		return PostRecordsV2.Upsert(ctx, v, PostRecordV2{AggregateID: e.StreamID})
 	})
 	es.Project(p, func(ctx context.Context, v es.Persistor, e es.Envelope, ev PostAuthorChanged) error {
-		_, err := PostRecordsV2.Update(ctx, v, byID(e), func(r *PostRecordV2) { r.Author = ev.Author })
-		return err
+		return PostRecordsV2.Set(ctx, v, byID(e), es.Row{"author": ev.Author})
 	})
 	es.Project(p, func(ctx context.Context, v es.Persistor, e es.Envelope, ev PostTitleChanged) error {
-		_, err := PostRecordsV2.Update(ctx, v, byID(e), func(r *PostRecordV2) { r.Title = ev.Title })
-		return err
+		return PostRecordsV2.Set(ctx, v, byID(e), es.Row{"title": ev.Title})
 	})
 	es.Project(p, func(ctx context.Context, v es.Persistor, e es.Envelope, ev PostContentChanged) error {
-		_, err := PostRecordsV2.Update(ctx, v, byID(e), func(r *PostRecordV2) { r.Content = ev.Content })
-		return err
+		return PostRecordsV2.Set(ctx, v, byID(e), es.Row{"content": ev.Content})
 	})
 	es.Project(p, func(ctx context.Context, v es.Persistor, e es.Envelope, ev PostPublished) error {
-		_, err := PostRecordsV2.Update(ctx, v, byID(e), func(r *PostRecordV2) { r.PublishedAt = &ev.PublishedAt })
-		return err
+		return PostRecordsV2.Set(ctx, v, byID(e), es.Row{"published_at": ev.PublishedAt})
 	})
 	es.Project(p, func(ctx context.Context, v es.Persistor, e es.Envelope, _ PostArchived) error {
-		_, err := PostRecordsV2.Update(ctx, v, byID(e), func(r *PostRecordV2) { r.Archived = true })
-		return err
+		return PostRecordsV2.Set(ctx, v, byID(e), es.Row{"archived": true})
 	})
 	return p
 }

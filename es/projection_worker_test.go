@@ -412,7 +412,7 @@ var _ = Describe("a projection worker and its registry", func() {
 		Expect(svc.Execute(ctx, OpenAccount{ID: id, Owner: "Ann", Email: "a@x"})).To(Succeed())
 		Eventually(woke).Should(Receive())
 		Eventually(func() ([]ownerName, error) { return ownerNames.Find(ctx, store.Views(), nil) }).
-			WithTimeout(2 * time.Second).Should(ConsistOf(ownerName{ID: id, Owner: "Ann"}), "woken by the commit, not by a poll")
+			WithTimeout(2*time.Second).Should(ConsistOf(ownerName{ID: id, Owner: "Ann"}), "woken by the commit, not by a poll")
 	})
 })
 

@@ -208,7 +208,7 @@ func BenchmarkS3(b *testing.B) {
 			}
 			r := es.NewRegistry()
 			registerBench(r)
-			vacuum(b, pgtest.Config.Schema)
+			vacuum(b, pgtest.Config().Schema)
 			b.ReportAllocs()
 			b.ResetTimer()
 			for range b.N {

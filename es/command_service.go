@@ -52,7 +52,9 @@ type Options struct {
 	RepairAfter time.Duration
 	// RebuildProgress, when set, is told how background rebuilds advance.
 	RebuildProgress func(RebuildProgress)
-	// Logger receives one line per rebuild phase and failures (nil: slog.Default()).
+	// Logger receives a line per command (debug), conflicts retried (warn),
+	// failures (error), and one line per rebuild phase; never a payload
+	// (nil: slog.Default()).
 	Logger *slog.Logger
 	// Observer, when set, is told of each command, and of loads, commits and
 	// rebuilds when it implements their interfaces: see [Observer].

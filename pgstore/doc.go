@@ -54,7 +54,11 @@
 // the events (unnest of arrays), stream versions, unique keys and snapshots. A
 // commit without inTx is a single round trip. With inTx, the view writes of inline
 // projectors run in the same transaction and commit with the events, or not at
-// all. A unique key held by another stream fails with an error that errors.As
+// all: BEGIN and commit() travel in one round trip, and the projectors' inserts,
+// upserts and [es.Table.Set] updates are queued and sent together with COMMIT in
+// a second (an Update, Delete or Find sends what is queued with it, so it counts
+// and reads what was written before it). A queued statement that fails fails the
+// commit with the error it would have returned at once. A unique key held by another stream fails with an error that errors.As
 // finds as an [*es.UniqueKeyError] naming the holder. Every mapped error also
 // wraps the *pgconn.PgError that caused it.
 //

@@ -371,11 +371,12 @@ var _ = Describe("subscriptions", func() {
 	It("keep their lease and their progress through a batch that outlasts the lease", func() {
 		seen := map[int64]int{}
 		sub := es.NewSubscription("slow", func(_ context.Context, e es.Envelope) error {
-			time.Sleep(10 * time.Millisecond)
+			time.Sleep(25 * time.Millisecond) // 30 events: 750ms, more than two leases
 			seen[e.Version]++
 			return nil
 		})
-		r := newReactions(func(reg *es.Registry) { reg.AddSubscription(sub) }, es.WorkerOptions{LeaseTTL: 60 * time.Millisecond})
+		// Renewed every third of the lease: 100ms leaves a loaded machine room.
+		r := newReactions(func(reg *es.Registry) { reg.AddSubscription(sub) }, es.WorkerOptions{LeaseTTL: 300 * time.Millisecond})
 		r.exec(OpenAccount{ID: id, Owner: "Ann", Email: "a@x"})
 		for range 29 {
 			r.exec(Deposit{ID: id, Amount: 1})

@@ -1,9 +1,14 @@
 package pgstore_test
 
 import (
+	"context"
 	"fmt"
+	"github.com/consequent/consequent/pgstore"
+	"github.com/consequent/consequent/pgstore/pgtest"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"os"
 	"os/exec"
+	"testing"
 	"time"
 
 	"github.com/consequent/consequent/es"
@@ -62,4 +67,27 @@ func startChild(test, env, value string) *exec.Cmd {
 	Expect(child.Start()).To(Succeed())
 	DeferCleanup(func() { _ = child.Process.Kill(); _ = child.Wait() })
 	return child
+}
+
+// childStore is the start of a kill spec's child process (a Test function the
+// spec runs with startChild): it skips the test unless env holds a DSN (why
+// says whose process it is), and returns a context that ends within a minute
+// (a child never outlives a lost parent by much) and a store on that database.
+func childStore(t *testing.T, env, why string) (context.Context, *pgstore.Store) {
+	dsn := os.Getenv(env)
+	if dsn == "" {
+		t.Skip(why)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	pool, err := pgxpool.New(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	store, err := pgstore.New(pool, pgtest.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ctx, store
 }

@@ -3,16 +3,13 @@ package pgstore_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/consequent/consequent/es"
-	"github.com/consequent/consequent/pgstore"
 	"github.com/consequent/consequent/pgstore/pgtest"
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5/pgxpool"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 )
@@ -36,21 +33,7 @@ func slowCounter() *es.Projector {
 // TestKillChild is not a test: it is the worker process the kill spec starts
 // (and kills). It runs only with envKillChild set.
 func TestKillChild(t *testing.T) {
-	dsn := os.Getenv(envKillChild)
-	if dsn == "" {
-		t.Skip("the kill spec's worker process; runs only when started by it")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // never outlive a lost parent by much
-	defer cancel()
-	pool, err := pgxpool.New(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-	store, err := pgstore.New(pool, pgtest.Config())
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx, store := childStore(t, envKillChild, "the kill spec's worker process; runs only when started by it")
 	reg := es.NewRegistry()
 	registerNotes(reg)
 	p := slowCounter()

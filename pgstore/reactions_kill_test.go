@@ -3,16 +3,13 @@ package pgstore_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/consequent/consequent/es"
-	"github.com/consequent/consequent/pgstore"
 	"github.com/consequent/consequent/pgstore/pgtest"
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5/pgxpool"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 )
@@ -26,21 +23,7 @@ const envWorkflowKillChild = "PGSTORE_WORKFLOW_KILL_CHILD_DSN"
 // receipt's commit stays open a while (an inline projector sleeps in it), so
 // that the kill can land inside one. It runs only with envWorkflowKillChild set.
 func TestWorkflowKillChild(t *testing.T) {
-	dsn := os.Getenv(envWorkflowKillChild)
-	if dsn == "" {
-		t.Skip("the workflow kill spec's process; runs only when started by it")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // never outlive a lost parent by much
-	defer cancel()
-	pool, err := pgxpool.New(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-	store, err := pgstore.New(pool, pgtest.Config())
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx, store := childStore(t, envWorkflowKillChild, "the workflow kill spec's process; runs only when started by it")
 	reg := es.NewRegistry()
 	registerReceipts(reg, 1, func() { time.Sleep(15 * time.Millisecond) })
 	svc, err := es.NewCommandService(ctx, reg, store, es.Options{})

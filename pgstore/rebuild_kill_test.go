@@ -5,15 +5,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"testing"
 	"time"
 
 	"github.com/consequent/consequent/es"
-	"github.com/consequent/consequent/pgstore"
 	"github.com/consequent/consequent/pgstore/pgtest"
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5/pgxpool"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 )
@@ -43,21 +40,7 @@ func rebuildKillRegistry(slow bool) *es.Registry {
 // starts and kills in the middle of a rebuild. It runs only with
 // envRebuildKillChild set.
 func TestRebuildKillChild(t *testing.T) {
-	dsn := os.Getenv(envRebuildKillChild)
-	if dsn == "" {
-		t.Skip("the rebuild kill spec's process; runs only when started by it")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // never outlive a lost parent by much
-	defer cancel()
-	pool, err := pgxpool.New(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-	store, err := pgstore.New(pool, pgtest.Config())
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx, store := childStore(t, envRebuildKillChild, "the rebuild kill spec's process; runs only when started by it")
 	svc, err := es.NewCommandService(ctx, rebuildKillRegistry(true), store,
 		es.Options{Owner: "child", LeaseTTL: 2 * time.Second, RebuildChunk: 20})
 	if err != nil {

@@ -52,11 +52,7 @@ type streamData struct {
 // state as of a version (?at=) and its history as a spec (?spec=).
 func (h *handler) stream(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
-	id, err := pathID(r, "stream id")
-	if err != nil {
-		return err
-	}
-	info, err := h.streamInfo(ctx, id)
+	id, info, err := h.pathStream(r)
 	if err != nil {
 		return err
 	}
@@ -130,6 +126,17 @@ func (h *handler) streamInfo(ctx context.Context, id uuid.UUID) (es.StreamInfo, 
 		return info, notFound("There is no stream %s.", id)
 	}
 	return info, err
+}
+
+// pathStream returns the stream the request's path names, and its info: 400
+// for a malformed id, 404 for an unknown stream.
+func (h *handler) pathStream(r *http.Request) (uuid.UUID, es.StreamInfo, error) {
+	id, err := pathID(r, "stream id")
+	if err != nil {
+		return id, es.StreamInfo{}, err
+	}
+	info, err := h.streamInfo(r.Context(), id)
+	return id, info, err
 }
 
 // lastCommandStart returns the version before the last command's first event
@@ -322,11 +329,7 @@ type stateData struct {
 // state shows an aggregate's state as of ?version= whole.
 func (h *handler) state(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
-	id, err := pathID(r, "stream id")
-	if err != nil {
-		return err
-	}
-	info, err := h.streamInfo(ctx, id)
+	id, info, err := h.pathStream(r)
 	if err != nil {
 		return err
 	}
@@ -348,11 +351,7 @@ func (h *handler) state(w http.ResponseWriter, r *http.Request) error {
 // specText serves the spec of a stream's history up to ?version= as Go source.
 func (h *handler) specText(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
-	id, err := pathID(r, "stream id")
-	if err != nil {
-		return err
-	}
-	info, err := h.streamInfo(ctx, id)
+	id, info, err := h.pathStream(r)
 	if err != nil {
 		return err
 	}

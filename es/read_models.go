@@ -26,19 +26,19 @@ func prepareProjector(ctx context.Context, store EventStore, p *Projector) (int,
 	}
 	served := st.Version
 	if served == 0 { // never recorded: a new projector, or one from before versions were
-		err := store.Views().CreateTables(ctx, p.tables...)
+		created := store.Views().CreateTables(ctx, p.tables...)
 		version := p.Version()
 		switch {
-		case errors.Is(err, ErrTableChanged) && p.Version() > 1:
+		case errors.Is(created, ErrTableChanged) && p.Version() > 1:
 			version-- // the tables of an older version: rebuild them
-		case err != nil:
-			return 0, tablesError(p, 0, err)
+		case created != nil:
+			return 0, tablesError(p, 0, created)
 		}
 		if served, err = rms.ClaimVersion(ctx, name, version); err != nil {
 			return 0, fmt.Errorf("es: projector %s: %w", p.name, err)
 		}
-		if served != p.Version() {
-			return served, nil
+		if served != p.Version() || created == nil {
+			return served, nil // an older version's tables, or ours, checked above
 		}
 	}
 	if served == p.Version() {

@@ -14,15 +14,16 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// Commit implements [es.EventStore]. The whole unit of work is one call of the
-// schema's commit() function: it locks the streams (advisory locks, ascending id
-// order), checks their expected versions, and writes the command, events, stream
-// versions, unique keys and snapshots. Without inTx that is one round trip; with
-// inTx it runs in a transaction that inTx's view writes join before it commits:
-// BEGIN and commit() in one round trip, then inTx's writes, queued, with COMMIT
-// in a second (an Update, Delete or Find of inTx sends the queue early).
-// A commit that schedules or cancels commands ([es.Commit.Schedule]) calls
-// schedule() in the same transaction, in the same round trip.
+// Commit implements [es.EventStore]. The unit of work is a few plain
+// statements sent in one pipeline (see commit_sql.go): they lock the streams
+// (advisory locks, ascending id order), check their expected versions, and
+// write the command, events, stream versions, unique keys and snapshots.
+// Without inTx that is one round trip and one implicit transaction; with inTx
+// BEGIN travels with them and inTx's view writes join the transaction before
+// it commits: queued, with COMMIT in a second round trip (an Update, Delete or
+// Find of inTx sends the queue early). A commit that schedules or cancels
+// commands ([es.Commit.Schedule]) calls schedule() in the same transaction, in
+// the same round trip.
 func (s *Store) Commit(ctx context.Context, c *es.Commit, inTx func(ctx context.Context, views es.Persistor) error) error {
 	if err := s.commit(ctx, c, inTx); err != nil {
 		return err
@@ -39,19 +40,8 @@ func (s *Store) commit(ctx context.Context, c *es.Commit, inTx func(ctx context.
 	if err != nil {
 		return err
 	}
-	var (
-		xact      uint64
-		positions []int64
-	)
-	sched := hasSchedules(c)
-	if inTx == nil && !sched {
-		if err := s.pool.QueryRow(ctx, s.sql.commit, args...).Scan(&xact, &positions); err != nil {
-			return s.commitError(ctx, c, err)
-		}
-		fillPositions(c, xact, positions)
-		return nil
-	}
 	var schedArgs []any
+	sched := hasSchedules(c)
 	if sched {
 		var done uuid.UUID
 		if c.Scheduled {
@@ -61,33 +51,33 @@ func (s *Store) commit(ctx context.Context, c *es.Commit, inTx func(ctx context.
 			return err
 		}
 	}
-	// BEGIN travels in one pipeline with the commit() call: one round trip for
-	// the writes, one for COMMIT, plus whatever inTx sends.
+	b := &pgx.Batch{}
+	if inTx != nil {
+		b.Queue("BEGIN")
+	}
+	s.queueCommit(b, c, args)
+	if sched { // the same round trip: the scheduled commands change with the events
+		b.Queue(s.ssql.schedule, schedArgs...)
+	}
+	var serving []int32
+	if len(c.ReadModels) > 0 { // the same round trip: their versions, read after the locks
+		b.Queue(s.csql.readModels, c.ReadModels, versionsParam(c)).QueryRow(func(row pgx.Row) error { return row.Scan(&serving) })
+	}
+	if inTx == nil { // one implicit transaction, committed at the pipeline's end
+		if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+			return s.commitError(ctx, c, err)
+		}
+		return nil
+	}
+	b.Queue(s.csql.restore) // the view writes plan as the user's own statements do
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("pgstore: commit: %w", err)
 	}
 	defer conn.Release() // a connection left in a transaction is destroyed, not reused
-	b := &pgx.Batch{}
-	b.Queue("BEGIN")
-	b.Queue(s.sql.commit, args...).QueryRow(func(row pgx.Row) error { return row.Scan(&xact, &positions) })
-	if sched { // the same round trip: the scheduled commands change with the events
-		b.Queue(s.ssql.schedule, schedArgs...)
-	}
-	var serving []int32
-	if len(c.ReadModels) > 0 { // the same round trip: lock them and read their versions
-		b.Queue(s.sql.readModels, c.ReadModels, versionsParam(c)).QueryRow(func(row pgx.Row) error { return row.Scan(&serving) })
-	}
-	if inTx == nil { // nothing to run in between: COMMIT in the same round trip
-		b.Queue("COMMIT")
-	}
 	if err := conn.SendBatch(ctx, b).Close(); err != nil {
 		rollback(ctx, conn)
 		return s.commitError(ctx, c, err)
-	}
-	fillPositions(c, xact, positions)
-	if inTx == nil {
-		return nil
 	}
 	c.Serving = nil
 	if len(c.ReadModels) > 0 {
@@ -110,6 +100,33 @@ func (s *Store) commit(ctx context.Context, c *es.Commit, inTx func(ctx context.
 	return nil
 }
 
+// queueCommit queues the statements of c's unit of work (commit_sql.go); the
+// write fills in the events' positions and transaction id.
+func (s *Store) queueCommit(b *pgx.Batch, c *es.Commit, a *commitArgList) {
+	b.Queue(s.csql.lock, a.streamIDs, c.ReadModels)
+	b.Queue(s.csql.check, a.streamIDs, a.streamTypes, a.expected)
+	if a.dropKeys != nil {
+		b.Queue(s.csql.dropKeys, a.dropKeys)
+		b.Queue(s.csql.addKeys, a.keys...)
+	}
+	if a.snapshots != nil {
+		b.Queue(s.csql.snapshots, a.snapshots...)
+	}
+	b.Queue(s.csql.write, a.write...).Query(func(rows pgx.Rows) error {
+		var (
+			xact    uint64
+			stream  uuid.UUID
+			version int64
+			pos     int64
+		)
+		_, err := pgx.ForEachRow(rows, []any{&xact, (*[16]byte)(&stream), &version, &pos}, func() error {
+			fillPosition(c, xact, stream, version, pos)
+			return nil
+		})
+		return err
+	})
+}
+
 // rollback ends the transaction on conn, if any. When that fails the connection
 // stays in a transaction, and the pool destroys it on release.
 func rollback(ctx context.Context, conn *pgxpool.Conn) {
@@ -118,17 +135,18 @@ func rollback(ctx context.Context, conn *pgxpool.Conn) {
 	}
 }
 
-func fillPositions(c *es.Commit, xact uint64, positions []int64) {
-	i := 0
+// fillPosition sets the position and transaction id of the event of c at
+// stream and version.
+func fillPosition(c *es.Commit, xact uint64, stream uuid.UUID, version, pos int64) {
 	for si := range c.Streams {
-		for ei := range c.Streams[si].Events {
-			e := &c.Streams[si].Events[ei]
-			if i < len(positions) {
-				e.Position = positions[i]
-			}
-			e.TxID = xact
-			i++
+		w := &c.Streams[si]
+		if w.StreamID != stream {
+			continue
 		}
+		if i := version - w.ExpectedVersion - 1; i >= 0 && i < int64(len(w.Events)) {
+			w.Events[i].Position, w.Events[i].TxID = pos, xact
+		}
+		return
 	}
 }
 
@@ -181,10 +199,21 @@ func uniqueKeyError(ke *es.UniqueKeyError, cause error) error {
 	return &mappedError{msg: "pgstore: commit: " + ke.Error(), errs: []error{ke, cause}}
 }
 
+// commitArgList holds the arguments of a commit's statements (commit_sql.go).
+type commitArgList struct {
+	streamIDs   [][16]byte
+	streamTypes []string
+	expected    []int64
+	dropKeys    [][16]byte // the streams whose unique keys are replaced; nil: none
+	keys        []any      // the keys they hold now: streams, scopes, keys
+	snapshots   []any      // nil: none
+	write       []any
+}
+
 // commitArgs checks c as the memory store does, normalises its times to UTC
-// microseconds (in c, as the memory store does) and returns the arguments of the
-// commit() function.
-func commitArgs(c *es.Commit) ([]any, error) {
+// microseconds (in c, as the memory store does) and returns the arguments of
+// the commit's statements.
+func commitArgs(c *es.Commit) (*commitArgList, error) {
 	if c == nil {
 		return nil, errors.New("pgstore: commit: nil *es.Commit")
 	}
@@ -197,40 +226,42 @@ func commitArgs(c *es.Commit) ([]any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: commit: command metadata: %w", err)
 	}
+	events := 0
+	for si := range c.Streams {
+		events += len(c.Streams[si].Events)
+	}
+	n := len(c.Streams)
+	a := &commitArgList{streamIDs: make([][16]byte, 0, n), streamTypes: make([]string, 0, n), expected: make([]int64, 0, n)}
 	var (
-		n        = len(c.Streams)
-		sIDs     = make([][16]byte, 0, n)
-		sTypes   = make([]string, 0, n)
-		sExp     = make([]int64, 0, n)
-		sCounts  = make([]int64, 0, n)
-		sSetKeys = make([]bool, 0, n)
-		kStreams = [][16]byte{}
-		kScopes  = []string{}
-		kKeys    = []string{}
-		eStreams = [][16]byte{}
-		eVers    = []int64{}
-		eIDs     = [][16]byte{}
-		eCmds    = [][16]byte{}
-		eTypes   = []string{}
-		eSchemas = []int32{}
-		eData    = [][]byte{}
-		eTimes   = []time.Time{}
-		eCorr    = []pgtype.UUID{}
-		eCaus    = []pgtype.UUID{}
-		eUsers   = []string{}
-		eMeta    = [][]byte{}
-		nStreams = [][16]byte{}
-		nVers    = []int64{}
-		nSchemas = []int32{}
-		nData    = [][]byte{}
+		versions = make([]int64, 0, n)
+		kStreams [][16]byte
+		kScopes  []string
+		kKeys    []string
+		eStreams = make([][16]byte, 0, events)
+		eVers    = make([]int64, 0, events)
+		eIDs     = make([][16]byte, 0, events)
+		eTypes   = make([]string, 0, events)
+		eSchemas = make([]int32, 0, events)
+		eData    = make([][]byte, 0, events)
+		eTimes   = make([]time.Time, 0, events)
+		eCorr    = make([]pgtype.UUID, 0, events)
+		eCaus    = make([]pgtype.UUID, 0, events)
+		eUsers   = make([]string, 0, events)
+		eMeta    = make([][]byte, 0, events)
+		nStreams [][16]byte
+		nVers    []int64
+		nSchemas []int32
+		nData    [][]byte
 	)
 	for si := range c.Streams {
 		w := &c.Streams[si]
-		sIDs = append(sIDs, w.StreamID)
-		sTypes = append(sTypes, w.StreamType)
-		sExp = append(sExp, w.ExpectedVersion)
-		sCounts = append(sCounts, int64(len(w.Events)))
-		sSetKeys = append(sSetKeys, w.UniqueKeys != nil)
+		a.streamIDs = append(a.streamIDs, w.StreamID)
+		a.streamTypes = append(a.streamTypes, w.StreamType)
+		a.expected = append(a.expected, w.ExpectedVersion)
+		versions = append(versions, w.ExpectedVersion+int64(len(w.Events)))
+		if w.UniqueKeys != nil {
+			a.dropKeys = append(a.dropKeys, w.StreamID)
+		}
 		for _, k := range w.UniqueKeys {
 			kStreams = append(kStreams, w.StreamID)
 			kScopes = append(kScopes, k.Scope)
@@ -246,7 +277,6 @@ func commitArgs(c *es.Commit) ([]any, error) {
 			eStreams = append(eStreams, e.StreamID)
 			eVers = append(eVers, e.Version)
 			eIDs = append(eIDs, e.ID)
-			eCmds = append(eCmds, e.CommandID)
 			eTypes = append(eTypes, e.Type)
 			eSchemas = append(eSchemas, int32(e.Schema))
 			eData = append(eData, e.Data)
@@ -263,14 +293,28 @@ func commitArgs(c *es.Commit) ([]any, error) {
 			nData = append(nData, sn.Data)
 		}
 	}
-	return []any{
+	if a.dropKeys != nil {
+		a.keys = []any{nonNil(kStreams), nonNil(kScopes), nonNil(kKeys)}
+	}
+	if nStreams != nil {
+		a.snapshots = []any{nStreams, nSchemas, nVers, nData}
+	}
+	a.write = []any{
 		[16]byte(cmd.ID), cmd.Type, cmd.Data, cmd.Time, cmd.UserID,
 		nullUUID(cmd.CorrelationID), nullUUID(cmd.CausationID), cmdMeta,
-		sIDs, sTypes, sExp, sCounts, sSetKeys,
-		kStreams, kScopes, kKeys,
-		eStreams, eVers, eIDs, eCmds, eTypes, eSchemas, eData, eTimes, eCorr, eCaus, eUsers, eMeta,
-		nStreams, nVers, nSchemas, nData,
-	}, nil
+		a.streamIDs, a.streamTypes, versions,
+		eStreams, eVers, eIDs, eTypes, eSchemas, eData, eTimes, eCorr, eCaus, eUsers, eMeta,
+	}
+	return a, nil
+}
+
+// nonNil makes a nil slice empty: pgx sends a nil slice as NULL, and
+// unnest(NULL) has no rows either, but an empty array says what is meant.
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
 }
 
 // checkCommit checks c as the memory store does ([es.CheckCommit], and one key

@@ -52,6 +52,7 @@ type Store struct {
 	psql    projectionSQL
 	rsql    rebuildSQL
 	ssql    scheduleSQL
+	csql    commitSQL
 	catalog *catalog // view-table definitions, shared by the store's Views
 }
 
@@ -65,7 +66,7 @@ func New(pool *pgxpool.Pool, cfg Config) (*Store, error) {
 		return nil, err
 	}
 	return &Store{pool: pool, cfg: cfg, catalog: newCatalog(), sql: newStoreSQL(cfg.Schema),
-		psql: newProjectionSQL(cfg.Schema), rsql: newRebuildSQL(cfg.Schema), ssql: newScheduleSQL(cfg.Schema)}, nil
+		psql: newProjectionSQL(cfg.Schema), rsql: newRebuildSQL(cfg.Schema), ssql: newScheduleSQL(cfg.Schema), csql: newCommitSQL(cfg.Schema)}, nil
 }
 
 // Views returns the store's view tables on the pool: each call runs in its own
@@ -79,7 +80,7 @@ func (s *Store) views(q Querier) *Views {
 
 // storeSQL holds the store's statements, with the schema filled in.
 type storeSQL struct {
-	commit, lockStreams, deleteStream, readModels               string
+	lockStreams, deleteStream                                   string
 	loadStream, streamInfo, readLog, loadSnapshot, commands     string
 	heldKeys, importStreams, importCommand, upsertImportStreams string
 	commandEvents                                               string
@@ -90,11 +91,7 @@ const eventColumns = `e.id, e.stream_id, s.type, e.version, e.position, e.xact_i
 
 func newStoreSQL(schema string) storeSQL {
 	q := storeSQL{
-		commit: `SELECT xact_id, positions FROM {{schema}}.commit(
-			$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
-			$17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32)`,
 		lockStreams:  `SELECT {{schema}}.lock_streams($1)`,
-		readModels:   `SELECT {{schema}}.read_models($1, $2)`,
 		deleteStream: `SELECT {{schema}}.delete_stream($1)`,
 		loadStream: `SELECT ` + eventColumns + `
 			FROM {{schema}}.events e JOIN {{schema}}.streams s ON s.stream_id = e.stream_id
@@ -124,7 +121,7 @@ func newStoreSQL(schema string) storeSQL {
 			SELECT * FROM unnest($1::uuid[], $2::text[], $3::bigint[])
 			ON CONFLICT (stream_id) DO UPDATE SET version = EXCLUDED.version`,
 	}
-	for _, p := range []*string{&q.commit, &q.lockStreams, &q.readModels, &q.deleteStream, &q.loadStream, &q.streamInfo,
+	for _, p := range []*string{&q.lockStreams, &q.deleteStream, &q.loadStream, &q.streamInfo,
 		&q.readLog, &q.loadSnapshot, &q.commands, &q.heldKeys, &q.importStreams, &q.importCommand,
 		&q.upsertImportStreams, &q.commandEvents} {
 		*p = withSchema(*p, schema)

@@ -12,6 +12,8 @@
 #   make bench-goals       the goals of bench.txt again: each row's ratio to raw pgx
 #   make bench-rebuild     BenchmarkRebuild on 1,000,000 events beside its raw
 #                          twin, saved to bench-rebuild.txt, then its ratio
+#   make bench-server      S1's unit of work in pgbench, statement by statement
+#                          (pgstore/testdata/pgbench): where PostgreSQL's time goes
 #   make db                start the machine's PostgreSQL (.ci/pg-start.sh, as root)
 #                          and print the export line for CONSEQUENT_TEST_DATABASE_URL
 
@@ -41,7 +43,7 @@ BENCH_FLAGS ?= -p 1 -run '^$$' -bench '$(BENCH)' -benchmem -benchtime=1s -count=
 # dropped by pgtest.Close.
 BENCH_PKGS ?= ./...
 
-.PHONY: test unit integration-test lint bench bench-goals bench-rebuild db
+.PHONY: test unit integration-test lint bench bench-goals bench-rebuild bench-server db
 
 # The run's JSON report, from which skipsummary counts the PostgreSQL specs
 # skipped for want of a server.
@@ -87,6 +89,13 @@ bench-rebuild:
 		./pgstore | tee bench-rebuild.txt || status=$$?; \
 	$(GO) tool benchstat -col /impl bench-rebuild.txt; \
 	$(GO) run ./internal/cmd/benchgoals bench-rebuild.txt || true; exit $$status
+
+# pgbench (one client) runs S1's unit of work as raw pgx sends it, as the event
+# store's statements send it piece by piece, and as the commit() function of
+# before migration 008; ROUNDS and SECONDS_PER_RUN size it.
+bench-server:
+	@test -n "$${CONSEQUENT_TEST_DATABASE_URL:-}" || { echo "bench-server: set CONSEQUENT_TEST_DATABASE_URL (make db prints it)"; exit 2; }
+	pgstore/testdata/pgbench/run.sh "$$CONSEQUENT_TEST_DATABASE_URL"
 
 db:
 	@if [ "$$(id -u)" = 0 ]; then dsn=$$(.ci/pg-start.sh); else dsn=$$(sudo .ci/pg-start.sh); fi; \

@@ -150,7 +150,7 @@ func fillPosition(c *es.Commit, xact uint64, stream uuid.UUID, version, pos int6
 	}
 }
 
-// commitError maps the failure of a commit() call. A taken unique key is looked
+// commitError maps the failure of a commit. A taken unique key is looked
 // up (after the failed transaction ended) to name its holder.
 func (s *Store) commitError(ctx context.Context, c *es.Commit, err error) error {
 	pe := pgError(err)

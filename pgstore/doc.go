@@ -39,22 +39,26 @@
 //
 // Migrations are numbered SQL files embedded in the package (migrations/*.sql).
 //
-// The hot paths, commit() and the log's read_log(), are SQL functions that run
-// without sequential scans. PostgreSQL keeps a plan per connection; one made
-// while a new store was empty would otherwise scan whole tables on every call
-// as they grow, until the next ANALYZE (measured: commits at 8 clients fell from
-// 8,500/s to 2,000/s within 16,000 commits).
+// The hot paths, the commit's statements and the log's read_log(), run without
+// sequential scans. PostgreSQL keeps a plan per connection; one made while a new
+// store was empty would otherwise scan whole tables on every call as they grow,
+// until the next ANALYZE (measured: commits at 8 clients fell from 8,500/s to
+// 2,000/s within 16,000 commits).
 //
 // # Commits
 //
-// [Store.Commit] writes a unit of work with one call of the SQL function
-// commit(): it takes a transaction-scoped advisory lock per stream, in ascending
-// id order and before any write; checks the expected versions (a stale one fails
-// with an error wrapping [es.ErrConcurrencyConflict]); and inserts the command,
-// the events (unnest of arrays), stream versions, unique keys and snapshots. A
-// commit without inTx is a single round trip. With inTx, the view writes of inline
-// projectors run in the same transaction and commit with the events, or not at
-// all: BEGIN and commit() travel in one round trip, and the projectors' inserts,
+// [Store.Commit] writes a unit of work with a few plain statements sent in one
+// pipeline (commit_sql.go): the first takes a transaction-scoped advisory lock
+// per stream, in ascending id order and before any write; the second checks the
+// expected versions (a stale one fails with an error wrapping
+// [es.ErrConcurrencyConflict]); the third inserts the command, the stream
+// versions and the events (unnest of arrays), with unique keys and snapshots
+// beside it when the commit has any. (Before migration 008 this was one call of
+// a PL/pgSQL function, commit(), which stays for processes of older versions.)
+// A commit without inTx is a single round trip and one implicit transaction.
+// With inTx, the view writes of inline projectors run in the same transaction
+// and commit with the events, or not at all: BEGIN and the commit's statements
+// travel in one round trip, and the projectors' inserts,
 // upserts and [es.Table.Set] updates are queued and sent together with COMMIT in
 // a second (an Update, Delete or Find sends what is queued with it, so it counts
 // and reads what was written before it). A queued statement that fails fails the
@@ -108,8 +112,8 @@
 // after a crash) resumes after its last chunk. At the end of the log the
 // session builds the primary keys and secondary indexes; the swap is one
 // short transaction: it takes the read model's advisory lock exclusively (every
-// commit that writes an inline projector's tables holds it shared, through the
-// read_models() function, in the same round trip as commit()), applies the last
+// commit that writes an inline projector's tables holds it shared, taken in the
+// commit's first statement), applies the last
 // events, drops the live tables, renames the shadows (and their primary keys and
 // indexes) into their places, and records the version (for an async projector:
 // every partition's checkpoint, whose leases it ends). Readers wait for that

@@ -10,7 +10,7 @@ import (
 
 // SQLSTATE codes pgstore's functions raise or maps.
 const (
-	codeConflict        = "CQ001" // raised by commit(): stale expected version, or another stream type
+	codeConflict        = "CQ001" // raised by commit_conflict(): stale expected version, or another stream type
 	codeUniqueViolation = "23505"
 	codeUndefinedTable  = "42P01"
 	codeUndefinedColumn = "42703"

@@ -104,7 +104,6 @@ func (s *Store) commit(ctx context.Context, c *es.Commit, inTx func(ctx context.
 // write fills in the events' positions and transaction id.
 func (s *Store) queueCommit(b *pgx.Batch, c *es.Commit, a *commitArgList) {
 	b.Queue(s.csql.lock, a.streamIDs, c.ReadModels)
-	b.Queue(s.csql.check, a.streamIDs, a.streamTypes, a.expected)
 	if a.dropKeys != nil {
 		b.Queue(s.csql.dropKeys, a.dropKeys)
 		b.Queue(s.csql.addKeys, a.keys...)
@@ -233,7 +232,7 @@ func commitArgs(c *es.Commit) (*commitArgList, error) {
 	n := len(c.Streams)
 	a := &commitArgList{streamIDs: make([][16]byte, 0, n), streamTypes: make([]string, 0, n), expected: make([]int64, 0, n)}
 	var (
-		versions = make([]int64, 0, n)
+		counts   = make([]int64, 0, n)
 		kStreams [][16]byte
 		kScopes  []string
 		kKeys    []string
@@ -258,7 +257,7 @@ func commitArgs(c *es.Commit) (*commitArgList, error) {
 		a.streamIDs = append(a.streamIDs, w.StreamID)
 		a.streamTypes = append(a.streamTypes, w.StreamType)
 		a.expected = append(a.expected, w.ExpectedVersion)
-		versions = append(versions, w.ExpectedVersion+int64(len(w.Events)))
+		counts = append(counts, int64(len(w.Events)))
 		if w.UniqueKeys != nil {
 			a.dropKeys = append(a.dropKeys, w.StreamID)
 		}
@@ -302,7 +301,7 @@ func commitArgs(c *es.Commit) (*commitArgList, error) {
 	a.write = []any{
 		[16]byte(cmd.ID), cmd.Type, cmd.Data, cmd.Time, cmd.UserID,
 		nullUUID(cmd.CorrelationID), nullUUID(cmd.CausationID), cmdMeta,
-		a.streamIDs, a.streamTypes, versions,
+		a.streamIDs, a.streamTypes, a.expected, counts,
 		eStreams, eVers, eIDs, eTypes, eSchemas, eData, eTimes, eCorr, eCaus, eUsers, eMeta,
 	}
 	return a, nil

@@ -12,12 +12,14 @@ package pgstore
 //     keys however small the tables were when they were planned (see
 //     migrations/003_key_plans.sql). With inTx, a last statement turns them
 //     back to what they were, for the view writes that follow.
-//  2. check: each stream's stored version and type against the expected ones;
-//     commit_conflict() raises SQLSTATE CQ001 for the first that differs.
-//  3. unique keys and snapshots, when the commit has any.
-//  4. write: the command, the streams' versions and the events, one statement,
-//     returning the events' positions and the transaction id.
-//  5. read models: the serving versions, counting a skipped commit.
+//  2. unique keys and snapshots, when the commit has any.
+//  3. write: the command, the streams' versions and the events, one statement,
+//     returning the events' positions and the transaction id. It checks each
+//     stream's stored version and type against the expected ones as it writes
+//     the new version, before it inserts the first event: commit_conflict()
+//     raises SQLSTATE CQ001 for one that differs, which undoes the whole
+//     transaction.
+//  4. read models: the serving versions, counting a skipped commit.
 const (
 	commitLockSQL = `SELECT set_config('consequent.enable_seqscan', current_setting('enable_seqscan'), true),
 	       set_config('enable_seqscan', 'off', true), count(l) FROM (
@@ -27,12 +29,6 @@ const (
 		SELECT pg_advisory_xact_lock_shared(1668247155, {{schema}}.read_model_lock_key(n))
 		  FROM (SELECT DISTINCT n FROM unnest($2::text[]) AS n ORDER BY n) AS r
 	) AS locks`
-
-	commitCheckSQL = `SELECT {{schema}}.commit_conflict(w.id, w.type, w.expected, s.type, coalesce(s.version, 0))
-		  FROM unnest($1::uuid[], $2::text[], $3::bigint[]) AS w(id, type, expected)
-		  LEFT JOIN {{schema}}.streams s ON s.stream_id = w.id
-		 WHERE coalesce(s.version, 0) <> w.expected OR s.type <> w.type
-		 LIMIT 1`
 
 	commitDropKeysSQL = `DELETE FROM {{schema}}.unique_keys u
 		 USING unnest($1::uuid[]) AS w(id) WHERE u.stream_id = w.id`
@@ -48,18 +44,24 @@ const (
 		INSERT INTO {{schema}}.commands (id, type, data, time, user_id, correlation_id, causation_id, metadata)
 		VALUES ($1, $2, $3, $4, nullif($5, ''), $6, $7, $8)
 	), versions AS (
-		INSERT INTO {{schema}}.streams AS s (stream_id, type, version)
-		SELECT * FROM unnest($9::uuid[], $10::text[], $11::bigint[])
+		INSERT INTO {{schema}}.streams (stream_id, type, version)
+		SELECT w.id, w.type, w.expected + w.n
+		  FROM unnest($9::uuid[], $10::text[], $11::bigint[], $12::bigint[]) AS w(id, type, expected, n)
+		  LEFT JOIN {{schema}}.streams stored ON stored.stream_id = w.id
+		 WHERE (coalesce(stored.version, 0) = w.expected AND coalesce(stored.type, w.type) = w.type)
+		    OR {{schema}}.commit_conflict(w.id, w.type, w.expected, stored.type, coalesce(stored.version, 0)) IS NOT NULL
 		ON CONFLICT (stream_id) DO UPDATE SET version = EXCLUDED.version
+		RETURNING 1
 	)
 	INSERT INTO {{schema}}.events (stream_id, version, id, command_id, type, schema, data, time,
 	                               correlation_id, causation_id, user_id, metadata)
 	SELECT e.stream_id, e.version, e.id, $1, e.type, e.schema, e.data, e.time,
 	       e.correlation_id, e.causation_id, nullif(e.user_id, ''), e.metadata
-	  FROM unnest($12::uuid[], $13::bigint[], $14::uuid[], $15::text[], $16::int[], $17::jsonb[],
-	              $18::timestamptz[], $19::uuid[], $20::uuid[], $21::text[], $22::jsonb[])
+	  FROM unnest($13::uuid[], $14::bigint[], $15::uuid[], $16::text[], $17::int[], $18::jsonb[],
+	              $19::timestamptz[], $20::uuid[], $21::uuid[], $22::text[], $23::jsonb[])
 	       WITH ORDINALITY AS e(stream_id, version, id, type, schema, data, time,
-	                            correlation_id, causation_id, user_id, metadata, ord)
+	                            correlation_id, causation_id, user_id, metadata, ord),
+	       (SELECT count(*) FROM versions) AS checked -- every stream, before the first event
 	 ORDER BY e.ord
 	RETURNING xact_id, stream_id, version, position`
 
@@ -78,14 +80,14 @@ const (
 
 // commitSQL holds the commit's statements, with the schema filled in.
 type commitSQL struct {
-	lock, check, dropKeys, addKeys, snapshots, write, restore, readModels string
+	lock, dropKeys, addKeys, snapshots, write, restore, readModels string
 }
 
 func newCommitSQL(schema string) commitSQL {
-	q := commitSQL{lock: commitLockSQL, check: commitCheckSQL, dropKeys: commitDropKeysSQL,
+	q := commitSQL{lock: commitLockSQL, dropKeys: commitDropKeysSQL,
 		addKeys: commitAddKeysSQL, snapshots: commitSnapshotsSQL, write: commitWriteSQL,
 		restore: commitRestoreSQL, readModels: commitReadModelsSQL}
-	for _, p := range []*string{&q.lock, &q.check, &q.dropKeys, &q.addKeys, &q.snapshots, &q.write, &q.restore, &q.readModels} {
+	for _, p := range []*string{&q.lock, &q.dropKeys, &q.addKeys, &q.snapshots, &q.write, &q.restore, &q.readModels} {
 		*p = withSchema(*p, schema)
 	}
 	return q

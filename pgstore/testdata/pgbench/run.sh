@@ -9,6 +9,7 @@
 #   events.sql      the same 4 events into the event store's table
 #   write.sql       + the command record and the stream's version (one statement)
 #   statements.sql  + the locks and the version check: a commit since migration 008
+#                   (the check reads the streams row the write then updates)
 #   function.sql    the commit() function a commit called before migration 008
 #
 # usage: run.sh DATABASE_URL (make bench-server passes CONSEQUENT_TEST_DATABASE_URL)

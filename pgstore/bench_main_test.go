@@ -83,6 +83,8 @@ func runClients(b *testing.B, n int, op func(client int) error) {
 		wg       sync.WaitGroup
 		firstErr atomic.Pointer[error]
 	)
+	pool := benchDB(b).Pool
+	cpu := sampleCPU(context.Background(), pool)
 	b.ResetTimer()
 	for c := range n {
 		wg.Go(func() {
@@ -99,6 +101,7 @@ func runClients(b *testing.B, n int, op func(client int) error) {
 	if err := firstErr.Load(); err != nil {
 		b.Fatal(*err)
 	}
+	reportCPU(b, pool, cpu)
 }
 
 // reportEvents reports events/s: perOp events written or read per operation.

@@ -212,6 +212,7 @@ func BenchmarkS3(b *testing.B) {
 			registerBench(r)
 			waitReadable(b, r, store, s3Events)
 			vacuum(b, pgtest.Config().Schema)
+			cpu := sampleCPU(ctx, benchDB(b).Pool)
 			b.ReportAllocs()
 			b.ResetTimer()
 			for range b.N {
@@ -227,6 +228,7 @@ func BenchmarkS3(b *testing.B) {
 				b.StartTimer()
 			}
 			b.StopTimer()
+			reportCPU(b, benchDB(b).Pool, cpu)
 			reportEvents(b, s3Events)
 		})
 		b.Run("impl=raw", func(b *testing.B) {
@@ -236,6 +238,7 @@ func BenchmarkS3(b *testing.B) {
 				b.Fatal(err)
 			}
 			vacuum(b, "raw")
+			cpu := sampleCPU(ctx, benchDB(b).Pool)
 			b.ReportAllocs()
 			b.ResetTimer()
 			for range b.N {
@@ -248,6 +251,7 @@ func BenchmarkS3(b *testing.B) {
 				b.StartTimer()
 			}
 			b.StopTimer()
+			reportCPU(b, benchDB(b).Pool, cpu)
 			reportEvents(b, s3Events)
 		})
 	})

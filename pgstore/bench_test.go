@@ -296,6 +296,7 @@ func BenchmarkS2(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
+				cpu := sampleCPU(ctx, benchDB(b).Pool)
 				b.ReportAllocs()
 				b.ResetTimer()
 				for range b.N {
@@ -308,6 +309,7 @@ func BenchmarkS2(b *testing.B) {
 					}
 				}
 				b.StopTimer()
+				reportCPU(b, benchDB(b).Pool, cpu)
 				reportEvents(b, read)
 			})
 			b.Run("impl=raw", func(b *testing.B) {
@@ -317,6 +319,7 @@ func BenchmarkS2(b *testing.B) {
 				if err := seedRaw(ctx, pool, recs, snap, snapAt, mustJSON(state)); err != nil {
 					b.Fatal(err)
 				}
+				cpu := sampleCPU(ctx, benchDB(b).Pool)
 				b.ReportAllocs()
 				b.ResetTimer()
 				for range b.N {
@@ -329,6 +332,7 @@ func BenchmarkS2(b *testing.B) {
 					}
 				}
 				b.StopTimer()
+				reportCPU(b, benchDB(b).Pool, cpu)
 				reportEvents(b, read)
 			})
 		})

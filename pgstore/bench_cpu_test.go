@@ -3,6 +3,8 @@ package pgstore_test
 import (
 	"bytes"
 	"context"
+	"errors"
+	"io/fs"
 	"os"
 	"strconv"
 	"strings"
@@ -45,43 +47,52 @@ func sampleCPU(ctx context.Context, pool *pgxpool.Pool) cpuSample {
 	}
 	s.backends = map[int]time.Duration{}
 	for _, pid := range pids {
-		t, ok := backendCPU(int(pid), db)
-		if !ok {
+		t, ok, gone := backendCPU(int(pid), db)
+		switch {
+		case gone: // exited since pg_stat_activity listed it
+		case !ok:
 			return cpuSample{client: s.client}
+		default:
+			s.backends[int(pid)] = t
 		}
-		s.backends[int(pid)] = t
+	}
+	if len(s.backends) == 0 { // none found here: the server runs elsewhere
+		s.backends = nil
 	}
 	return s
 }
 
 // backendCPU reads the CPU time of the backend pid of database db, if that
-// process is one on this machine.
-func backendCPU(pid int, db string) (time.Duration, bool) {
+// process is one on this machine; gone says it has exited meanwhile.
+func backendCPU(pid int, db string) (cpu time.Duration, ok, gone bool) {
 	dir := "/proc/" + strconv.Itoa(pid)
 	cmd, err := os.ReadFile(dir + "/cmdline")
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, false, true
+	}
 	if err != nil || !bytes.Contains(cmd, []byte(" "+db+" ")) {
-		return 0, false
+		return 0, false, false
 	}
 	stat, err := os.ReadFile(dir + "/stat")
 	if err != nil {
-		return 0, false
+		return 0, false, errors.Is(err, fs.ErrNotExist)
 	}
 	// Fields after the command name, which is in parentheses: state is the
 	// 3rd field, utime the 14th and stime the 15th.
 	i := bytes.LastIndexByte(stat, ')')
 	if i < 0 {
-		return 0, false
+		return 0, false, false
 	}
 	f := strings.Fields(string(stat[i+1:]))
 	if len(f) < 13 {
-		return 0, false
+		return 0, false, false
 	}
 	user, err1 := strconv.ParseInt(f[11], 10, 64)
 	sys, err2 := strconv.ParseInt(f[12], 10, 64)
 	if err1 != nil || err2 != nil {
-		return 0, false
+		return 0, false, false
 	}
-	return time.Duration(user+sys) * clockTick, true
+	return time.Duration(user+sys) * clockTick, true, false
 }
 
 // reportCPU reports client-µs/op and server-µs/op since start.

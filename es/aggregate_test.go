@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/consequent/consequent/es"
+	. "github.com/consequent/consequent/internal/testdomain"
 	"github.com/google/uuid"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -18,7 +19,7 @@ var _ = Describe("Record", func() {
 	type tryRecord struct{ ID uuid.UUID }
 	BeforeEach(func() {
 		w = newWorld(func(r *es.Registry) {
-			registerBank(r)
+			RegisterBank(r)
 			es.Handle(r, "spec.TryRecord", func(ctx context.Context, u *es.UnitOfWork, cmd tryRecord) error {
 				a, err := es.Load[*Account](ctx, u, cmd.ID)
 				if err != nil {

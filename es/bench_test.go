@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/consequent/consequent/es"
+	. "github.com/consequent/consequent/internal/testdomain"
 	"github.com/consequent/consequent/memstore"
 	"github.com/google/uuid"
 )
@@ -54,7 +55,7 @@ func seedAccount(b *testing.B, store es.EventStore, n int, snapshot bool) uuid.U
 func BenchmarkExecute(b *testing.B) {
 	ctx := context.Background()
 	b.Run("create", func(b *testing.B) {
-		svc := benchService(b, registerBank)
+		svc := benchService(b, RegisterBank)
 		b.ReportAllocs()
 		for b.Loop() {
 			id := uuid.New()
@@ -64,7 +65,7 @@ func BenchmarkExecute(b *testing.B) {
 		}
 	})
 	b.Run("append-to-10", func(b *testing.B) {
-		svc := benchService(b, registerBank)
+		svc := benchService(b, RegisterBank)
 		b.ReportAllocs()
 		for range b.N {
 			b.StopTimer()
@@ -83,10 +84,10 @@ func BenchmarkLoad(b *testing.B) {
 	ctx := context.Background()
 	for _, snap := range []bool{false, true} {
 		name := "1000-events"
-		register := registerBank
+		register := RegisterBank
 		if snap {
 			name = "1000-events-snapshot"
-			register = bankOptions{account: []es.AggregateOption{es.SnapshotEvery(1000, 1)}}.register
+			register = BankOptions{Account: []es.AggregateOption{es.SnapshotEvery(1000, 1)}}.Register
 		}
 		b.Run(name, func(b *testing.B) {
 			svc := benchService(b, register)

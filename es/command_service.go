@@ -594,7 +594,7 @@ func (rt *runtime) buildCommit(u *UnitOfWork, name string, cmd any, meta execMet
 			if err != nil {
 				return nil, err
 			}
-			if r.stored == 0 || !slices.Equal(keys, u.loaded[r.id]) {
+			if !slices.Equal(keys, u.loaded[r.id]) { // a new stream holds none
 				w.UniqueKeys = keys
 			}
 		}

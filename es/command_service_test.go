@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/consequent/consequent/es"
+	. "github.com/consequent/consequent/internal/testdomain"
 	"github.com/google/uuid"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -55,7 +56,7 @@ var _ = Describe("CommandService", func() {
 
 		It("commits a handler that records nothing, storing no events", func() {
 			w := newWorld(func(r *es.Registry) {
-				registerBank(r)
+				RegisterBank(r)
 				es.Handle(r, "spec.Noop", func(context.Context, *es.UnitOfWork, struct{}) error { return nil })
 			})
 			w.exec(struct{}{})
@@ -82,7 +83,7 @@ var _ = Describe("CommandService", func() {
 		It("does not run the handler of an invalid command", func() {
 			ran := false
 			w := newWorld(func(r *es.Registry) {
-				registerBank(r)
+				RegisterBank(r)
 				es.Handle(r, "spec.Strict", func(context.Context, *es.UnitOfWork, strict) error { ran = true; return nil })
 			})
 			Expect(w.svc.Execute(w.ctx, strict{})).To(MatchError(ContainSubstring("invalid spec.Strict: Name is required")))
@@ -116,7 +117,7 @@ var _ = Describe("CommandService", func() {
 				}
 			}
 			w := newWorld(func(r *es.Registry) {
-				registerBank(r)
+				RegisterBank(r)
 				r.Use(mw("outer"), mw("middle"))
 				r.Use(mw("inner"))
 				r.AfterCommit(func(context.Context, []es.Envelope) { trace = append(trace, "committed") })
@@ -135,7 +136,7 @@ var _ = Describe("CommandService", func() {
 			errForbidden := errors.New("forbidden")
 			ran := false
 			w := newWorld(func(r *es.Registry) {
-				registerBank(r)
+				RegisterBank(r)
 				r.Use(func(next es.HandlerFunc) es.HandlerFunc {
 					return func(ctx context.Context, cmd any) error {
 						if _, ok := cmd.(OpenAccount); ok {
@@ -165,7 +166,7 @@ var _ = Describe("CommandService", func() {
 
 		It("keeps nothing a handler recorded before it failed", func() {
 			w := newWorld(func(r *es.Registry) {
-				registerBank(r)
+				RegisterBank(r)
 				es.Handle(r, "spec.HalfDone", func(ctx context.Context, u *es.UnitOfWork, cmd halfDone) error {
 					a, err := es.Load[*Account](ctx, u, cmd.ID)
 					if err != nil {
@@ -184,7 +185,7 @@ var _ = Describe("CommandService", func() {
 
 		It("turns a panic into a *PanicError naming the command, and stores nothing", func() {
 			w := newWorld(func(r *es.Registry) {
-				registerBank(r)
+				RegisterBank(r)
 				es.Handle(r, "spec.Panics", func(ctx context.Context, u *es.UnitOfWork, cmd halfDone) error {
 					a, _ := es.Load[*Account](ctx, u, cmd.ID)
 					_ = a.Deposit(5)
@@ -229,7 +230,7 @@ var _ = Describe("CommandService", func() {
 			w.exec(Deposit{ID: from, Amount: 100})
 			interfere := true
 			w2 := w.withRegistry(func(r *es.Registry) {
-				registerBank(r)
+				RegisterBank(r)
 				// a transfer during which someone else deposits to the receiving account
 				es.Handle(r, "spec.RacyTransfer", func(ctx context.Context, u *es.UnitOfWork, cmd racyTransfer) error {
 					a, err := es.Load[*Account](ctx, u, cmd.From)
@@ -327,7 +328,7 @@ var _ = Describe("CommandService", func() {
 				all     = make(chan struct{})
 			)
 			w := newWorld(func(r *es.Registry) {
-				registerBank(r)
+				RegisterBank(r)
 				es.Handle(r, "spec.LockstepIncrement", func(ctx context.Context, u *es.UnitOfWork, cmd lockstepIncrement) error {
 					c, err := es.Load[*Counter](ctx, u, cmd.ID)
 					if err != nil {
@@ -390,7 +391,7 @@ var _ = Describe("CommandService", func() {
 		It("see the events of every commit, in order, and nothing of a failed command", func() {
 			var got [][]string
 			w := newWorld(func(r *es.Registry) {
-				registerBank(r)
+				RegisterBank(r)
 				r.AfterCommit(func(_ context.Context, envs []es.Envelope) {
 					var names []string
 					for _, e := range envs {

@@ -3,13 +3,14 @@ package es_test
 import (
 	"github.com/consequent/consequent/es"
 	"github.com/consequent/consequent/estest"
+	. "github.com/consequent/consequent/internal/testdomain"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 )
 
 // The bank's commands as Given/When/Then specs: the runtime seen through estest,
-// which drives the real command service built from registerBank.
-var bankSpec = estest.New(registerBank)
+// which drives the real command service built from RegisterBank.
+var bankSpec = estest.New(RegisterBank)
 
 var _ = Describe("the bank's commands (estest)", func() {
 	ann, bob := estest.ID(1), estest.ID(2)
@@ -68,7 +69,7 @@ var _ = Describe("the bank's commands (estest)", func() {
 	Describe("with the welcome workflow", func() {
 		counter := estest.ID(99)
 		register := func(r *es.Registry) {
-			registerBank(r)
+			RegisterBank(r)
 			r.AddWorkflow(welcome(counter))
 		}
 

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/consequent/consequent/es"
+	. "github.com/consequent/consequent/internal/testdomain"
 	"github.com/google/uuid"
 )
 
@@ -22,7 +23,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add("bank.Withdrawn", 9, []byte(`{}`))
 	f.Add("bank.Nope", 1, []byte(`{}`))
 	reg := es.NewRegistry()
-	bankOptions{opened: []es.Upcaster{renameNameToOwner, addEmail}}.register(reg)
+	BankOptions{Opened: []es.Upcaster{renameNameToOwner, addEmail}}.Register(reg)
 	id := uuid.MustParse("00000000-0000-0000-0000-000000000007")
 	f.Fuzz(func(t *testing.T, typ string, schema int, data []byte) {
 		rec := es.EventRecord{StreamID: id, StreamType: "bank.Account", Version: 3, Type: typ, Schema: schema, Data: data}

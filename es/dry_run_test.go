@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/consequent/consequent/es"
+	. "github.com/consequent/consequent/internal/testdomain"
 	"github.com/google/uuid"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -20,7 +21,7 @@ var _ = Describe("DryRun", func() {
 	BeforeEach(func() {
 		trace = nil
 		w = newWorld(func(r *es.Registry) {
-			registerBank(r)
+			RegisterBank(r)
 			r.Use(traceCommands(&trace))
 			r.AddProjector(newAccountProjector())
 			r.AddWorkflow(welcome(counter))
@@ -65,11 +66,11 @@ var _ = Describe("DryRun", func() {
 		Expect(err).NotTo(HaveOccurred())
 		var b strings.Builder
 		Expect(rep.Print(&b)).To(Succeed())
-		Expect(b.String()).To(Equal(`bank.Deposit {ID:00000000-0000-0000-0000-0000000000a0 Amount:1}
+		Expect(b.String()).To(Equal(`bank.Deposit {ID:00000000-0000-0000-0000-0000000000a0 Amount:1 Currency:}
   bank.Deposited v4 00000000-0000-0000-0000-0000000000a0 {"Amount":1}
     projectors: accounts
     workflows: welcome
-    would execute es_test.Increment {ID:00000000-0000-0000-0000-0000000000c0 By:1}
+    would execute testdomain.Increment {ID:00000000-0000-0000-0000-0000000000c0 By:1}
 bank.Withdraw {ID:00000000-0000-0000-0000-0000000000a0 Amount:99}
   fails: es: command bank.Withdraw: insufficient funds
 struct {} {}
@@ -79,7 +80,7 @@ struct {} {}
 
 	It("reports a handler that records nothing", func() {
 		w = newWorld(func(r *es.Registry) {
-			registerBank(r)
+			RegisterBank(r)
 			es.Handle(r, "spec.Noop", func(context.Context, *es.UnitOfWork, strict) error { return nil })
 		})
 		rep, err := w.svc.DryRun(w.ctx, strict{Name: "x"})

@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/consequent/consequent/es"
+	. "github.com/consequent/consequent/internal/testdomain"
 	"github.com/consequent/consequent/memstore"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"

@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/consequent/consequent/es"
+	. "github.com/consequent/consequent/internal/testdomain"
 	"github.com/consequent/consequent/memstore"
 	"github.com/google/uuid"
 	. "github.com/onsi/ginkgo/v2"
@@ -52,7 +53,7 @@ var _ = Describe("the command service's log", func() {
 		var buf logBuffer
 		log := slog.New(slog.NewTextHandler(&buf, nil))
 		r := es.NewRegistry()
-		registerBank(r)
+		RegisterBank(r)
 		store := &conflictOnce{EventStore: memstore.New()}
 		svc, err := es.NewCommandService(context.Background(), r, store, es.Options{Logger: log, ConflictRetries: 1})
 		Expect(err).NotTo(HaveOccurred())

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 
 	"github.com/consequent/consequent/es"
+	. "github.com/consequent/consequent/internal/testdomain"
 	"github.com/google/uuid"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -27,7 +28,7 @@ var _ = Describe("SetMetadata", func() {
 
 	It("lets middleware add metadata to the command record and its events, over WithMetadata's", func() {
 		w := newWorld(func(r *es.Registry) {
-			registerBank(r)
+			RegisterBank(r)
 			r.Use(func(next es.HandlerFunc) es.HandlerFunc {
 				return func(ctx context.Context, cmd any) error {
 					Expect(es.SetMetadata(ctx, "traceparent", "00-abc-def-01")).To(BeTrue())
@@ -47,7 +48,7 @@ var _ = Describe("SetMetadata", func() {
 
 	It("works from a handler too, and keeps what was set across a conflict's retry", func() {
 		r := es.NewRegistry()
-		registerBank(r)
+		RegisterBank(r)
 		es.Handle(r, "test.Tagged", func(ctx context.Context, u *es.UnitOfWork, c tagged) error {
 			es.SetMetadata(ctx, "handler", "was here")
 			a, err := es.Create[*Account](ctx, u, c.ID)
@@ -78,7 +79,7 @@ var _ = Describe("SetMetadata", func() {
 	It("gives commands that workflows issue their WithMetadata values, not those set with SetMetadata", func() {
 		counter := uuid.New()
 		w := newWorld(func(r *es.Registry) {
-			registerBank(r)
+			RegisterBank(r)
 			r.AddWorkflow(welcome(counter))
 			r.Use(func(next es.HandlerFunc) es.HandlerFunc {
 				return func(ctx context.Context, cmd any) error {

@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/consequent/consequent/es"
+	. "github.com/consequent/consequent/internal/testdomain"
 	"github.com/google/uuid"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -131,7 +132,7 @@ var _ = Describe("an Observer", func() {
 	It("sees conflicts as failed commits, and counts them on the command", func() {
 		rec := &recorder{}
 		r := es.NewRegistry()
-		registerBank(r)
+		RegisterBank(r)
 		store := &conflictOnce{EventStore: newWorld(nil).store}
 		svc, err := es.NewCommandService(context.Background(), r, store, es.Options{ConflictRetries: 1, Observer: rec, Logger: slog.New(slog.DiscardHandler)})
 		Expect(err).NotTo(HaveOccurred())
@@ -150,7 +151,7 @@ var _ = Describe("an Observer", func() {
 		rec := &recorder{}
 		var seen []any
 		w := newWorld(func(r *es.Registry) {
-			registerBank(r)
+			RegisterBank(r)
 			r.Use(func(next es.HandlerFunc) es.HandlerFunc {
 				return func(ctx context.Context, cmd any) error {
 					seen = append(seen, under(ctx))
@@ -166,7 +167,7 @@ var _ = Describe("an Observer", func() {
 		rec := &recorder{}
 		counter := uuid.New()
 		w := newWorld(func(r *es.Registry) {
-			registerBank(r)
+			RegisterBank(r)
 			r.AddWorkflow(welcome(counter))
 			r.Use(func(next es.HandlerFunc) es.HandlerFunc {
 				return func(ctx context.Context, cmd any) error {
@@ -190,17 +191,17 @@ var _ = Describe("an Observer", func() {
 
 	It("is told of each batch a worker applies, with the events' metadata, and rebuilds phase by phase", func() {
 		rec := &recorder{}
-		n := newNotebook(lineCounter("async", asyncCounts, nil).Async(), es.WorkerOptions{Observer: rec})
+		n := newNotebook(es.WorkerOptions{Observer: rec}, LineCounter("async", AsyncCounts, nil).Async())
 		note := uuid.New()
-		Expect(n.svc.Execute(n.ctx, WriteLine{Note: note, N: 1}, es.WithMetadata("traceparent", "00-1-2-01"))).To(Succeed())
-		Expect(n.svc.Execute(n.ctx, WriteLine{Note: note, N: 2})).To(Succeed())
-		Expect(n.worker.CatchUp(n.ctx)).To(Succeed())
+		Expect(n.Svc.Execute(n.ctx, WriteLine{Note: note, N: 1}, es.WithMetadata("traceparent", "00-1-2-01"))).To(Succeed())
+		Expect(n.Svc.Execute(n.ctx, WriteLine{Note: note, N: 2})).To(Succeed())
+		Expect(n.Worker.CatchUp(n.ctx)).To(Succeed())
 		Expect(rec.Calls()).To(Equal([]string{"batch async v1: 2 events", "end batch: error <nil>"}))
 		Expect(rec.batches[0].Projector).To(Equal("async"))
 		Expect(rec.batches[0].Events[0].Metadata).To(Equal(map[string]string{"traceparent": "00-1-2-01"}))
 
 		rec = &recorder{}
-		svc, err := es.NewCommandService(n.ctx, n.reg, n.store, es.Options{Observer: rec, ManualRebuilds: true, Logger: slog.New(slog.DiscardHandler)})
+		svc, err := es.NewCommandService(n.ctx, n.Reg, n.Store, es.Options{Observer: rec, ManualRebuilds: true, Logger: slog.New(slog.DiscardHandler)})
 		Expect(err).NotTo(HaveOccurred())
 		Expect(svc.Rebuild(n.ctx, "inline", nil)).To(Succeed())
 		Expect(rec.Calls()).To(Equal([]string{

@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/consequent/consequent/es"
+	. "github.com/consequent/consequent/internal/testdomain"
 	"github.com/consequent/consequent/memstore"
 	"github.com/google/uuid"
 	. "github.com/onsi/ginkgo/v2"
@@ -51,7 +52,7 @@ var _ = Describe("projectors", func() {
 	It("have their tables created by NewCommandService and run inline, in the commit", func() {
 		var inHook []AccountRecord
 		w = newWorld(func(r *es.Registry) {
-			registerBank(r)
+			RegisterBank(r)
 			r.AddProjector(newAccountProjector())
 			r.AfterCommit(func(ctx context.Context, _ []es.Envelope) {
 				inHook, _ = AccountRecords.Find(ctx, w.svc.Views(), es.Where{})
@@ -72,7 +73,7 @@ var _ = Describe("projectors", func() {
 			return other.Insert(ctx, v, AccountRecord{ID: e.StreamID})
 		})
 		w = newWorld(func(r *es.Registry) {
-			registerBank(r)
+			RegisterBank(r)
 			r.AddProjector(newAccountProjector())
 			r.AddProjector(sneaky)
 		})
@@ -93,7 +94,7 @@ var _ = Describe("projectors", func() {
 			return nil
 		})
 		w = newWorld(func(r *es.Registry) {
-			registerBank(r)
+			RegisterBank(r)
 			r.AddProjector(newAccountProjector())
 			r.AddProjector(superstitious)
 		})

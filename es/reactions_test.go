@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/consequent/consequent/es"
+	. "github.com/consequent/consequent/internal/testdomain"
 	"github.com/consequent/consequent/memstore"
 	"github.com/google/uuid"
 	. "github.com/onsi/ginkgo/v2"
@@ -27,7 +28,7 @@ func newReactions(register func(*es.Registry), opts es.WorkerOptions) *reactions
 	GinkgoHelper()
 	r := &reactions{}
 	r.world = newWorld(func(reg *es.Registry) {
-		registerBank(reg)
+		RegisterBank(reg)
 		if register != nil {
 			register(reg)
 		}
@@ -126,7 +127,7 @@ var _ = Describe("durable workflows", func() {
 
 	It("need the command service that executes their commands", func() {
 		reg := es.NewRegistry()
-		registerBank(reg)
+		RegisterBank(reg)
 		reg.AddWorkflow(welcome(counter).Durable())
 		_, err := es.NewProjectionWorker(reg, memstore.New(), es.WorkerOptions{})
 		Expect(err).To(MatchError(ContainSubstring("WorkerOptions.Service")))

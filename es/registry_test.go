@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/consequent/consequent/es"
+	. "github.com/consequent/consequent/internal/testdomain"
 	"github.com/consequent/consequent/memstore"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -35,13 +36,13 @@ var _ = Describe("Registry", func() {
 	}
 
 	It("accepts a correct registration", func() {
-		registerBank(r)
+		RegisterBank(r)
 		Expect(r.Err()).NotTo(HaveOccurred())
 		Expect(build()).To(Succeed())
 	})
 
 	It("names events, aggregates and commands by their registered names", func() {
-		registerBank(r)
+		RegisterBank(r)
 		name, ok := r.EventName(Deposited{})
 		Expect(ok).To(BeTrue())
 		Expect(name).To(Equal("bank.Deposited"))
@@ -77,10 +78,10 @@ var _ = Describe("Registry", func() {
 			ContainSubstring(`event name "p.Happened" registered twice`),
 			ContainSubstring(`event type es_test.plainHappened registered twice (as "p.Happened" and "p.Other")`),
 			ContainSubstring("events must be struct types"),
-			ContainSubstring("a second handler for command es_test.Deposit"),
+			ContainSubstring("a second handler for command testdomain.Deposit"),
 			ContainSubstring("merge them"),
 			ContainSubstring(`command name "p.Do" registered twice`),
-			ContainSubstring("Handle[es_test.Transfer]: empty command name"),
+			ContainSubstring("Handle[testdomain.Transfer]: empty command name"),
 		))
 	})
 
@@ -103,7 +104,7 @@ var _ = Describe("Registry", func() {
 	})
 
 	It("reports a projector that handles an unregistered event", func() {
-		registerBank(r)
+		RegisterBank(r)
 		p := es.NewProjector("stray")
 		es.Project(p, func(context.Context, es.Persistor, es.Envelope, plainHappened) error { return nil })
 		r.AddProjector(p)
@@ -112,7 +113,7 @@ var _ = Describe("Registry", func() {
 	})
 
 	It("reports a workflow that reacts to an unregistered event", func() {
-		registerBank(r)
+		RegisterBank(r)
 		w := es.NewWorkflow("stray")
 		es.React(w, func(context.Context, *es.Reaction, es.Envelope, plainHappened) error { return nil })
 		r.AddWorkflow(w)
@@ -121,7 +122,7 @@ var _ = Describe("Registry", func() {
 	})
 
 	It("reports a projector or workflow registered twice", func() {
-		registerBank(r)
+		RegisterBank(r)
 		r.AddProjector(es.NewProjector("twice"))
 		r.AddProjector(es.NewProjector("twice"))
 		r.AddWorkflow(es.NewWorkflow("twice"))
@@ -138,7 +139,7 @@ var _ = Describe("Registry", func() {
 	})
 
 	It("reports each mistake once, however often a service is built from the registry", func() {
-		registerBank(r)
+		RegisterBank(r)
 		p := es.NewProjector("stray")
 		es.Project(p, func(context.Context, es.Persistor, es.Envelope, plainHappened) error { return nil })
 		r.AddProjector(p)

@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/consequent/consequent/es"
+	. "github.com/consequent/consequent/internal/testdomain"
 	"github.com/consequent/consequent/memstore"
 	"github.com/google/uuid"
 	. "github.com/onsi/ginkgo/v2"
@@ -24,56 +25,56 @@ type BigNumber struct {
 
 var _ = Describe("robustness", func() {
 	It("turns a panicking projector into a *PanicError and stores nothing", func() {
-		boom := es.NewProjector("boom", inlineCounts)
+		boom := es.NewProjector("boom", InlineCounts)
 		es.Project(boom, func(context.Context, es.Persistor, es.Envelope, NoteLine) error { panic("projector bug") })
-		n := newNotebook(boom, es.WorkerOptions{})
-		err := n.svc.Execute(n.ctx, WriteLine{Note: uuid.New()})
+		n := newNotebook(es.WorkerOptions{}, boom)
+		err := n.Svc.Execute(n.ctx, WriteLine{Note: uuid.New()})
 		var p *es.PanicError
 		Expect(errors.As(err, &p)).To(BeTrue(), "got %v", err)
 		Expect(p.Value).To(Equal("projector bug"))
-		log, _ := n.store.ReadLog(n.ctx, es.Cursor{}, 0)
+		log, _ := n.Store.ReadLog(n.ctx, es.Cursor{}, 0)
 		Expect(log).To(BeEmpty())
 	})
 
 	It("turns a panicking workflow into a *WorkflowError after the commit", func() {
-		n := newNotebook(lineCounter("async", asyncCounts, nil).Async(), es.WorkerOptions{})
+		n := newNotebook(es.WorkerOptions{}, LineCounter("async", AsyncCounts, nil).Async())
 		w := es.NewWorkflow("explodes")
 		es.React(w, func(context.Context, *es.Reaction, es.Envelope, NoteLine) error { panic("workflow bug") })
-		n.reg.AddWorkflow(w)
-		err := n.svc.Execute(n.ctx, WriteLine{Note: uuid.New()})
+		n.Reg.AddWorkflow(w)
+		err := n.Svc.Execute(n.ctx, WriteLine{Note: uuid.New()})
 		var we *es.WorkflowError
 		Expect(errors.As(err, &we)).To(BeTrue(), "got %v", err)
 		Expect(err.Error()).To(ContainSubstring("workflow bug"))
-		log, _ := n.store.ReadLog(n.ctx, es.Cursor{}, 0)
+		log, _ := n.Store.ReadLog(n.ctx, es.Cursor{}, 0)
 		Expect(log).To(HaveLen(1), "the command's events are stored")
 	})
 
 	It("reports a panicking after-commit hook as committed all the same", func() {
-		n := newNotebook(lineCounter("async", asyncCounts, nil).Async(), es.WorkerOptions{})
-		n.reg.AfterCommit(func(context.Context, []es.Envelope) { panic("hook bug") })
+		n := newNotebook(es.WorkerOptions{}, LineCounter("async", AsyncCounts, nil).Async())
+		n.Reg.AfterCommit(func(context.Context, []es.Envelope) { panic("hook bug") })
 		var later int
-		n.reg.AfterCommit(func(context.Context, []es.Envelope) { later++ })
-		err := n.svc.Execute(n.ctx, WriteLine{Note: uuid.New()})
+		n.Reg.AfterCommit(func(context.Context, []es.Envelope) { later++ })
+		err := n.Svc.Execute(n.ctx, WriteLine{Note: uuid.New()})
 		var ac *es.AfterCommitError
 		Expect(errors.As(err, &ac)).To(BeTrue(), "got %v", err)
 		Expect(err.Error()).To(ContainSubstring("the command committed, but an after-commit hook failed: panic: hook bug"))
 		Expect(later).To(Equal(1), "the other hooks ran")
-		log, _ := n.store.ReadLog(n.ctx, es.Cursor{}, 0)
+		log, _ := n.Store.ReadLog(n.ctx, es.Cursor{}, 0)
 		Expect(log).To(HaveLen(1), "the events are stored")
 	})
 
 	It("stops workflows that trigger each other forever with ErrCascadeLimit", func() {
-		n := newNotebook(lineCounter("async", asyncCounts, nil).Async(), es.WorkerOptions{})
+		n := newNotebook(es.WorkerOptions{}, LineCounter("async", AsyncCounts, nil).Async())
 		w := es.NewWorkflow("again")
 		es.React(w, func(_ context.Context, r *es.Reaction, e es.Envelope, _ NoteLine) error {
 			r.Execute(WriteLine{Note: e.StreamID})
 			return nil
 		})
-		n.reg.AddWorkflow(w)
-		svc, err := es.NewCommandService(n.ctx, n.reg, n.store, es.Options{MaxCascade: 5})
+		n.Reg.AddWorkflow(w)
+		svc, err := es.NewCommandService(n.ctx, n.Reg, n.Store, es.Options{MaxCascade: 5})
 		Expect(err).NotTo(HaveOccurred())
 		Expect(svc.Execute(n.ctx, WriteLine{Note: uuid.New()})).To(MatchError(es.ErrCascadeLimit))
-		log, _ := n.store.ReadLog(n.ctx, es.Cursor{}, 0)
+		log, _ := n.Store.ReadLog(n.ctx, es.Cursor{}, 0)
 		Expect(log).To(HaveLen(5))
 	})
 

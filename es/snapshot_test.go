@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/consequent/consequent/es"
+	. "github.com/consequent/consequent/internal/testdomain"
 	"github.com/google/uuid"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -24,7 +25,7 @@ type loaded struct {
 // schema, and spec.Inspect, which stores what its handler saw in *seen.
 func registerSnapshotting(n, schema int, seen *loaded) func(*es.Registry) {
 	return func(r *es.Registry) {
-		bankOptions{account: []es.AggregateOption{es.SnapshotEvery(n, schema)}}.register(r)
+		BankOptions{Account: []es.AggregateOption{es.SnapshotEvery(n, schema)}}.Register(r)
 		es.Handle(r, "spec.Inspect", func(ctx context.Context, u *es.UnitOfWork, cmd inspect) error {
 			a, err := es.Load[*Account](ctx, u, cmd.ID)
 			if err != nil {
@@ -148,7 +149,7 @@ var _ = Describe("TakeSnapshot", func() {
 		_, err := es.TakeSnapshot(w.ctx, w.svc.Registry(), w.store, uuid.New())
 		Expect(err).To(MatchError(es.ErrAggregateNotFound))
 
-		w = w.withRegistry(registerBank, es.Options{})
+		w = w.withRegistry(RegisterBank, es.Options{})
 		_, err = es.TakeSnapshot(w.ctx, w.svc.Registry(), w.store, id)
 		Expect(err).To(MatchError(es.ErrNoSnapshots))
 		Expect(err).To(MatchError(ContainSubstring("bank.Account: the aggregate type takes no snapshots (register it with es.SnapshotEvery)")))
@@ -163,7 +164,7 @@ var _ = Describe("a registry's aggregate types", func() {
 		Expect(types).To(HaveLen(2))
 		Expect(types[0].Name()).To(Equal("bank.Account"))
 		Expect(types[1].Name()).To(Equal("bank.Counter"))
-		Expect(types[0].EventTypes()).To(Equal([]string{"bank.AccountClosed", "bank.AccountOpened", "bank.Deposited", "bank.EmailChanged", "bank.Withdrawn"}))
+		Expect(types[0].EventTypes()).To(Equal([]string{"bank.AccountClosed", "bank.AccountOpened", "bank.Deposited", "bank.EmailChanged", "bank.StatementSent", "bank.Withdrawn"}))
 		n, schema := types[0].Snapshots()
 		Expect([]int{n, schema}).To(Equal([]int{50, 3}))
 		n, _ = types[1].Snapshots()

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/consequent/consequent/es"
+	. "github.com/consequent/consequent/internal/testdomain"
 	"github.com/consequent/consequent/memstore"
 	"github.com/google/uuid"
 	. "github.com/onsi/ginkgo/v2"
@@ -88,7 +89,7 @@ var _ = Describe("Table", func() {
 		_, err := broken.Find(context.Background(), memstore.New().Views(), nil)
 		Expect(err).To(MatchError(broken.Err()))
 		r := es.NewRegistry()
-		registerBank(r)
+		RegisterBank(r)
 		r.AddProjector(es.NewProjector("broken_projector", broken))
 		_, err = es.NewCommandService(context.Background(), r, memstore.New(), es.Options{})
 		Expect(err).To(MatchError(ContainSubstring(`projector "broken_projector": table: es/table_test.go:`)))

@@ -5,6 +5,8 @@ import (
 	"errors"
 
 	"github.com/consequent/consequent/es"
+	. "github.com/consequent/consequent/internal/testdomain"
+	"github.com/consequent/consequent/memstore"
 	"github.com/google/uuid"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -43,6 +45,20 @@ var _ = Describe("unique keys", func() {
 		w.exec(ChangeEmail{ID: first, Email: "ann@example.com"})
 		err = w.svc.Execute(w.ctx, ChangeEmail{ID: second, Email: "ann@example.com"})
 		Expect(uniqueKeyError(err).Holder).To(Equal(first))
+	})
+
+	It("are not sent for a new aggregate that has none: a new stream holds none to replace", func(ctx SpecContext) {
+		store := &keyWrites{Store: memstore.New()}
+		reg := es.NewRegistry()
+		RegisterBank(reg)
+		svc, err := es.NewCommandService(ctx, reg, store, es.Options{})
+		Expect(err).NotTo(HaveOccurred())
+		_, err = svc.Append(ctx, uuid.New(), AccountOpened{Owner: "Ann"})
+		Expect(err).NotTo(HaveOccurred())
+		_, err = svc.Append(ctx, uuid.New(), AccountOpened{Owner: "Bob", Email: "bob@example.com"})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(store.keys).To(Equal([][]es.UniqueKey{nil, {{Scope: "account_email", Key: "bob@example.com"}}}),
+			"nil leaves a stream's keys as they are; an empty set would replace them, work for the store")
 	})
 
 	It("are released when the aggregate changes them", func() {
@@ -157,4 +173,18 @@ func (k *keyed) UniqueKeys() []es.UniqueKey {
 		return []es.UniqueKey{{Key: "k"}}
 	}
 	return []es.UniqueKey{{Scope: "s", Key: "a"}, {Scope: "s", Key: "b"}}
+}
+
+// keyWrites is a memory store that records the unique keys of each stream
+// write it commits.
+type keyWrites struct {
+	*memstore.Store
+	keys [][]es.UniqueKey
+}
+
+func (s *keyWrites) Commit(ctx context.Context, c *es.Commit, inTx func(context.Context, es.Persistor) error) error {
+	for _, w := range c.Streams {
+		s.keys = append(s.keys, w.UniqueKeys)
+	}
+	return s.Store.Commit(ctx, c, inTx)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/consequent/consequent/es"
+	. "github.com/consequent/consequent/internal/testdomain"
 	"github.com/google/uuid"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -18,7 +19,7 @@ var _ = Describe("UnitOfWork", func() {
 	type run struct{}
 	BeforeEach(func() {
 		w = newWorld(func(r *es.Registry) {
-			registerBank(r)
+			RegisterBank(r)
 			es.Handle(r, "spec.Run", func(ctx context.Context, u *es.UnitOfWork, _ run) error { return handler(ctx, u) })
 		})
 	})

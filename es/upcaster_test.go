@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/consequent/consequent/es"
+	. "github.com/consequent/consequent/internal/testdomain"
 	"github.com/google/uuid"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -46,7 +47,7 @@ var _ = Describe("upcasters", func() {
 	}
 
 	BeforeEach(func() {
-		w = newWorld(bankOptions{opened: []es.Upcaster{renameNameToOwner, addEmail}}.register)
+		w = newWorld(BankOptions{Opened: []es.Upcaster{renameNameToOwner, addEmail}}.Register)
 	})
 
 	It("turn every older schema into the current one at read time, leaving the stored row", func() {
@@ -74,7 +75,7 @@ var _ = Describe("upcasters", func() {
 	})
 
 	It("that fail make a *DecodeError naming stream, version and type", func() {
-		w = newWorld(bankOptions{opened: []es.Upcaster{func(map[string]any) error { return errors.New("no can do") }}}.register)
+		w = newWorld(BankOptions{Opened: []es.Upcaster{func(map[string]any) error { return errors.New("no can do") }}}.Register)
 		id := uuid.New()
 		storeRaw(id, 1, "bank.AccountOpened", 1, `{"name":"Ann"}`)
 
@@ -91,10 +92,10 @@ var _ = Describe("upcasters", func() {
 	})
 
 	It("that panic, or a payload that is not an object, make a *DecodeError, not a crash", func() {
-		w = newWorld(bankOptions{opened: []es.Upcaster{func(f map[string]any) error {
+		w = newWorld(BankOptions{Opened: []es.Upcaster{func(f map[string]any) error {
 			f["owner"] = f["name"].(string) + "!" // assumes what old payloads held
 			return nil
-		}, addEmail}}.register)
+		}, addEmail}}.Register)
 		number, null := uuid.New(), uuid.New()
 		storeRaw(number, 1, "bank.AccountOpened", 1, `{"name":42}`)
 		storeRaw(null, 1, "bank.AccountOpened", 1, `null`)

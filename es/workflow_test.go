@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/consequent/consequent/es"
+	. "github.com/consequent/consequent/internal/testdomain"
 	"github.com/google/uuid"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -52,7 +53,7 @@ var _ = Describe("workflows", func() {
 	})
 	withWorkflows := func(opts es.Options, wfs ...*es.Workflow) *world {
 		return newWorld(func(r *es.Registry) {
-			registerBank(r)
+			RegisterBank(r)
 			r.Use(traceCommands(&trace))
 			for _, wf := range wfs {
 				r.AddWorkflow(wf)
@@ -64,10 +65,10 @@ var _ = Describe("workflows", func() {
 		w := withWorkflows(es.Options{}, welcome(counter))
 		w.exec(OpenAccount{ID: id, Owner: "Ann", Email: "a@x"})
 		Expect(trace).To(Equal([]string{
-			"es_test.OpenAccount{ID:" + id.String() + " Owner:Ann Email:a@x}",
-			"es_test.Deposit{ID:" + id.String() + " Amount:1}",
-			"es_test.Deposit{ID:" + id.String() + " Amount:2}",
-			"es_test.Increment{ID:" + counter.String() + " By:1}",
+			"testdomain.OpenAccount{ID:" + id.String() + " Owner:Ann Email:a@x}",
+			"testdomain.Deposit{ID:" + id.String() + " Amount:1 Currency:}",
+			"testdomain.Deposit{ID:" + id.String() + " Amount:2 Currency:}",
+			"testdomain.Increment{ID:" + counter.String() + " By:1}",
 		}))
 		Expect(w.account(id).Balance).To(Equal(int64(3)))
 	})
@@ -114,7 +115,7 @@ var _ = Describe("workflows", func() {
 		Expect(we.Event.StreamID).To(Equal(id))
 		Expect(we.Command).To(Equal(Withdraw{ID: id, Amount: 100}))
 		Expect(err).To(MatchError(ErrInsufficientFunds))
-		Expect(err).To(MatchError(ContainSubstring("es: workflow greedy, reacting to bank.AccountOpened of stream " + id.String() + ": command es_test.Withdraw")))
+		Expect(err).To(MatchError(ContainSubstring("es: workflow greedy, reacting to bank.AccountOpened of stream " + id.String() + ": command testdomain.Withdraw")))
 		Expect(w.events(id)).To(Equal([]any{AccountOpened{Owner: "Ann", Email: "a@x"}}))
 	})
 

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/consequent/consequent/estest"
+	. "github.com/consequent/consequent/internal/testdomain"
 )
 
 type benchT struct{ b *testing.B }
@@ -16,8 +17,8 @@ func (t benchT) Fatalf(format string, a ...any) { t.b.Fatalf(format, a...) }
 func BenchmarkSpec(b *testing.B) {
 	acc := estest.ID(1)
 	for b.Loop() {
-		bank.WithT(benchT{b}).Given(acc, AccountOpened{Owner: "ann"}, MoneyDeposited{Amount: 10, Currency: "EUR"}).
+		bank.WithT(benchT{b}).Given(acc, AccountOpened{Owner: "ann"}, Deposited{Amount: 10}).
 			When(Withdraw{ID: acc, Amount: 5}).
-			Then(MoneyWithdrawn{Amount: 5})
+			Then(Withdrawn{Amount: 5})
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/consequent/consequent/estest"
+	. "github.com/consequent/consequent/internal/testdomain"
 )
 
 // printT prints the first lines of a failure instead of failing, for the example.
@@ -17,22 +18,22 @@ func (printT) Fatalf(format string, args ...any) {
 }
 
 func Example() {
-	bank := estest.New(registerBank)
+	bank := estest.New(RegisterBank)
 	acc := estest.ID(1)
 
 	// Passes: nothing printed.
 	bank.WithT(printT{}).Given(acc, AccountOpened{Owner: "ann"}).
 		When(Deposit{ID: acc, Amount: 100}).
-		Then(MoneyDeposited{Amount: 100, Currency: "EUR"})
+		Then(Deposited{Amount: 100})
 
 	// Fails: the table and the differing field.
 	bank.WithT(printT{}).Given(acc, AccountOpened{Owner: "ann"}).
 		When(Deposit{ID: acc, Amount: 100}).
-		Then(MoneyDeposited{Amount: 10, Currency: "EUR"})
+		Then(Deposited{Amount: 10})
 	// Output:
 	// Then: the events differ:
-	//   #  expected             actual
-	//   1  bank.MoneyDeposited  bank.MoneyDeposited  differs
+	//   #  expected        actual
+	//   1  bank.Deposited  bank.Deposited  differs
 	//
-	//   event 1, bank.MoneyDeposited:
+	//   event 1, bank.Deposited:
 }

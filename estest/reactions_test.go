@@ -6,6 +6,7 @@ import (
 
 	"github.com/consequent/consequent/es"
 	"github.com/consequent/consequent/estest"
+	. "github.com/consequent/consequent/internal/testdomain"
 	"github.com/google/uuid"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -22,7 +23,7 @@ type (
 // registerStatements is the bank with statements scheduled by a command and
 // cancelled by another.
 func registerStatements(r *es.Registry) {
-	registerBank(r)
+	BankOptions{Statements: true}.Register(r)
 	es.Handle(r, "bank.ScheduleStatement", func(ctx context.Context, u *es.UnitOfWork, c ScheduleStatement) error {
 		return u.Schedule(u.Now().Add(c.In), "statement "+c.ID.String(), SendStatement{ID: c.ID})
 	})
@@ -53,7 +54,7 @@ var _ = Describe("scheduled commands in a scenario", func() {
 	})
 
 	It("run when AdvanceClock passes their time, after When: Then sees their events", func() {
-		s := statements.Given(acc, AccountOpened{}, MoneyDeposited{Amount: 5}).
+		s := statements.Given(acc, AccountOpened{}, Deposited{Amount: 5}).
 			When(ScheduleStatement{ID: acc, In: month}).
 			AdvanceClock(month - time.Second)
 		s.Then()
@@ -62,11 +63,11 @@ var _ = Describe("scheduled commands in a scenario", func() {
 	})
 
 	It("run when AdvanceClock passes their time, before When: as history", func() {
-		statements.Given(acc, AccountOpened{}, MoneyDeposited{Amount: 5}).
+		statements.Given(acc, AccountOpened{}, Deposited{Amount: 5}).
 			GivenCommands(ScheduleStatement{ID: acc, In: month}).
 			AdvanceClock(month).
 			When(Deposit{ID: acc, Amount: 1}).
-			Then(MoneyDeposited{Amount: 1, Currency: "EUR"})
+			Then(Deposited{Amount: 1})
 	})
 
 	It("explain a difference with a table", func() {
@@ -81,23 +82,23 @@ var _ = Describe("scheduled commands in a scenario", func() {
 var _ = Describe("workflows in both modes", func() {
 	acc := estest.ID(1)
 	for _, mode := range []estest.WorkflowMode{estest.AllSync, estest.AllDurable} {
-		withWorkflows := estest.New(registerBank, estest.Options{Workflows: true, WorkflowMode: mode})
+		withWorkflows := estest.New(BankOptions{Statements: true}.Register, estest.Options{Workflows: true, WorkflowMode: mode})
 
 		It("run after the When command, and Then sees their events", func() {
-			withWorkflows.Given(acc, AccountOpened{}, MoneyDeposited{Amount: 2000}).
+			withWorkflows.Given(acc, AccountOpened{}, Deposited{Amount: 2000}).
 				When(Withdraw{ID: acc, Amount: 1500}).
-				Then(MoneyWithdrawn{Amount: 1500}, StatementSent{Balance: 500})
+				Then(Withdrawn{Amount: 1500}, StatementSent{Balance: 500})
 		})
 
 		It("do not react to the given history", func() {
-			withWorkflows.Given(acc, AccountOpened{}, MoneyDeposited{Amount: 2000}, MoneyWithdrawn{Amount: 1500}).
+			withWorkflows.Given(acc, AccountOpened{}, Deposited{Amount: 2000}, Withdrawn{Amount: 1500}).
 				When(Deposit{ID: acc, Amount: 1}).
-				Then(MoneyDeposited{Amount: 1, Currency: "EUR"})
+				Then(Deposited{Amount: 1})
 		})
 
 		It("issue the same commands in WhenEvent", func() {
-			withWorkflows.Given(acc, AccountOpened{}, MoneyDeposited{Amount: 2000}).
-				WhenEvent(acc, MoneyWithdrawn{Amount: 1500}).
+			withWorkflows.Given(acc, AccountOpened{}, Deposited{Amount: 2000}).
+				WhenEvent(acc, Withdrawn{Amount: 1500}).
 				ThenCommands(SendStatement{ID: acc})
 		})
 	}

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/consequent/consequent/es"
+	. "github.com/consequent/consequent/internal/testdomain"
 	"github.com/consequent/consequent/pgstore/pgtest"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -52,13 +53,13 @@ const ledgerName = "bench_ledger"
 // called with the id of every event it applies.
 func ledgerProjector(applied func(ctx context.Context, id uuid.UUID)) *es.Projector {
 	p := es.NewProjector(ledgerName, ledgerAccounts, ledgerDeposits).Async()
-	es.Project(p, func(ctx context.Context, v es.Persistor, e es.Envelope, ev benchOpened) error {
+	es.Project(p, func(ctx context.Context, v es.Persistor, e es.Envelope, ev AccountOpened) error {
 		if applied != nil {
 			applied(ctx, e.ID)
 		}
 		return ledgerAccounts.Insert(ctx, v, ledgerAccount{AccountID: e.StreamID, Owner: ev.Owner, Email: ev.Email})
 	})
-	es.Project(p, func(ctx context.Context, v es.Persistor, e es.Envelope, ev benchDeposited) error {
+	es.Project(p, func(ctx context.Context, v es.Persistor, e es.Envelope, ev Deposited) error {
 		if applied != nil {
 			applied(ctx, e.ID)
 		}
@@ -126,9 +127,9 @@ func rebuildHistory(streams int, fn func([]es.EventRecord) error) error {
 		recs := make([]es.EventRecord, 0, len(ids)*importPerStream)
 		for v := 1; v <= importPerStream; v++ {
 			for _, id := range ids {
-				typ, data := "bench.Deposited", mustJSON(deposit(v))
+				typ, data := "bank.Deposited", mustJSON(deposit(v))
 				if v == 1 {
-					typ, data = "bench.Opened", mustJSON(benchOpened{Owner: "Ann", Email: id.String() + "@example.com"})
+					typ, data = "bank.AccountOpened", mustJSON(AccountOpened{Owner: "Ann", Email: id.String() + "@example.com"})
 				}
 				recs = append(recs, es.EventRecord{ID: uuid.Must(uuid.NewV7()), StreamID: id, StreamType: benchStreamType,
 					Version: int64(v), Type: typ, Schema: 1, Data: data, Meta: es.Meta{Time: now}})
@@ -273,15 +274,15 @@ func rawRebuild(ctx context.Context, pool *pgxpool.Pool) error {
 			return err
 		}
 		switch e.Type {
-		case "bench.Opened":
-			var ev benchOpened
+		case "bank.AccountOpened":
+			var ev AccountOpened
 			if err := json.Unmarshal(e.Data, &ev); err != nil {
 				rows.Close()
 				return err
 			}
 			accounts = append(accounts, ledgerAccount{AccountID: e.StreamID, Owner: ev.Owner, Email: ev.Email})
-		case "bench.Deposited":
-			var ev benchDeposited
+		case "bank.Deposited":
+			var ev Deposited
 			if err := json.Unmarshal(e.Data, &ev); err != nil {
 				rows.Close()
 				return err

@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/consequent/consequent/es"
+	. "github.com/consequent/consequent/internal/testdomain"
 	"github.com/consequent/consequent/pgstore/pgtest"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -76,10 +77,10 @@ func rawUnit(ctx context.Context, pool *pgxpool.Pool, cmd openAccount, rows func
 	for i := range n {
 		var (
 			ev  any = deposit(i - 1)
-			typ     = "bench.Deposited"
+			typ     = "bank.Deposited"
 		)
 		if i == 0 {
-			ev, typ = benchOpened{Owner: cmd.Owner, Email: cmd.Email, Note: cmd.Note}, "bench.Opened"
+			ev, typ = AccountOpened{Owner: cmd.Owner, Note: cmd.Note}, "bank.AccountOpened"
 		}
 		d, err := json.Marshal(ev)
 		if err != nil {
@@ -119,10 +120,10 @@ var s4Rows = es.NewTable[s4Row]("s4_rows", "account_id", "version")
 // s4Projector is the inline projector of S4: one upsert per event.
 func s4Projector() *es.Projector {
 	p := es.NewProjector("bench_s4", s4Rows)
-	es.Project(p, func(ctx context.Context, v es.Persistor, e es.Envelope, _ benchOpened) error {
+	es.Project(p, func(ctx context.Context, v es.Persistor, e es.Envelope, _ AccountOpened) error {
 		return s4Rows.Upsert(ctx, v, s4Row{AccountID: e.StreamID, Version: e.Version, Type: e.Type})
 	})
-	es.Project(p, func(ctx context.Context, v es.Persistor, e es.Envelope, ev benchDeposited) error {
+	es.Project(p, func(ctx context.Context, v es.Persistor, e es.Envelope, ev Deposited) error {
 		return s4Rows.Upsert(ctx, v, s4Row{AccountID: e.StreamID, Version: e.Version, Type: e.Type, Amount: ev.Amount})
 	})
 	return p
@@ -167,18 +168,18 @@ const (
 )
 
 // s3Projection is what S3 builds in memory: each account's owner and balance.
-type s3Projection map[uuid.UUID]*benchAccountState
+type s3Projection map[uuid.UUID]*AccountSnapshot
 
 func (p s3Projection) apply(id uuid.UUID, ev any) {
 	a := p[id]
 	if a == nil {
-		a = &benchAccountState{}
+		a = &AccountSnapshot{}
 		p[id] = a
 	}
 	switch e := ev.(type) {
-	case benchOpened:
+	case AccountOpened:
 		a.Owner = e.Owner
-	case benchDeposited:
+	case Deposited:
 		a.Balance += e.Amount
 	}
 }
@@ -272,14 +273,14 @@ func rawReplay(ctx context.Context, pool *pgxpool.Pool, apply func(id uuid.UUID,
 			return err
 		}
 		switch e.Type {
-		case "bench.Opened":
-			var ev benchOpened
+		case "bank.AccountOpened":
+			var ev AccountOpened
 			if err := json.Unmarshal(e.Data, &ev); err != nil {
 				return err
 			}
 			apply(e.StreamID, ev)
-		case "bench.Deposited":
-			var ev benchDeposited
+		case "bank.Deposited":
+			var ev Deposited
 			if err := json.Unmarshal(e.Data, &ev); err != nil {
 				return err
 			}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/consequent/consequent/es"
+	. "github.com/consequent/consequent/internal/testdomain"
 	"github.com/consequent/consequent/pgstore/pgtest"
 	"github.com/google/uuid"
 	. "github.com/onsi/ginkgo/v2"
@@ -24,7 +25,7 @@ var killedCounts = es.NewTable[LineCount]("killed_counts", "note")
 // slowCounter is the kill spec's async projector: it takes its time per event,
 // so that a batch's transaction stays open long enough to be killed in.
 func slowCounter() *es.Projector {
-	return lineCounter("slow", killedCounts, func(NoteLine) error {
+	return LineCounter("slow", killedCounts, func(NoteLine) error {
 		time.Sleep(10 * time.Millisecond)
 		return nil
 	}).Async()
@@ -35,7 +36,7 @@ func slowCounter() *es.Projector {
 func TestKillChild(t *testing.T) {
 	ctx, store := childStore(t, envKillChild, "the kill spec's worker process; runs only when started by it")
 	reg := es.NewRegistry()
-	registerNotes(reg)
+	RegisterNotes(reg)
 	p := slowCounter()
 	if err := store.Views().CreateTables(ctx, p.Tables()...); err != nil {
 		t.Fatal(err)
@@ -51,13 +52,13 @@ func TestKillChild(t *testing.T) {
 
 var _ = Describe("a worker process killed mid-batch", Label(pgtest.Label), func() {
 	It("is taken over by another process: nothing lost, nothing applied twice", func(ctx SpecContext) {
-		outOfOrder.Store(0)
-		n := newNotebook(ctx, es.WorkerOptions{}, nil)
-		Expect(n.store.Views().CreateTables(ctx, killedCounts.Def())).To(Succeed())
+		OutOfOrder.Store(0)
+		n := newNotebook(ctx, es.WorkerOptions{})
+		Expect(n.Store.Views().CreateTables(ctx, killedCounts.Def())).To(Succeed())
 		notes := make([]uuid.UUID, 10)
 		for i := range notes {
 			notes[i] = uuid.New()
-			n.write(ctx, notes[i], 12)
+			n.Write(ctx, notes[i], 12)
 		}
 		db, err := pgtest.Open(ctx)
 		Expect(err).NotTo(HaveOccurred())
@@ -71,7 +72,7 @@ var _ = Describe("a worker process killed mid-batch", Label(pgtest.Label), func(
 
 		By("waiting until the child has committed a batch and is inside the next one")
 		Eventually(ctx, func(ctx context.Context) (int64, error) {
-			st, err := n.store.Projection(ctx, "slow")
+			st, err := n.Store.Projection(ctx, "slow")
 			return st.Checkpoint.Position, err
 		}).WithTimeout(30 * time.Second).Should(BeNumerically(">", 0))
 		Eventually(ctx, func(ctx context.Context) (int, error) {
@@ -83,27 +84,27 @@ var _ = Describe("a worker process killed mid-batch", Label(pgtest.Label), func(
 		Expect(child.Process.Kill()).To(Succeed()) // SIGKILL: no release, no rollback by the child
 		killed := time.Now()
 		_ = child.Wait()
-		before, err := n.store.Projection(ctx, "slow")
+		before, err := n.Store.Projection(ctx, "slow")
 		Expect(err).NotTo(HaveOccurred())
 		Expect(before.Owner).To(Equal("child"), "the dead child still holds the lease")
 		Expect(before.Checkpoint.Position).To(BeNumerically("<", 120), "it died before the end")
 
 		By("taking over in this process once the child's lease has expired")
 		Eventually(ctx, func(ctx context.Context) (bool, error) {
-			return n.store.Lease(ctx, "slow", "parent", 2*time.Second)
+			return n.Store.Lease(ctx, "slow", "parent", 2*time.Second)
 		}).WithPolling(10 * time.Millisecond).Should(BeTrue())
 		takeover := time.Since(killed)
-		parent, err := es.NewProjectionWorker(n.reg, n.store, es.WorkerOptions{Owner: "parent", LeaseTTL: 2 * time.Second,
-			Retries: -1, Projectors: []*es.Projector{lineCounter("slow", killedCounts, nil).Async()}})
+		parent, err := es.NewProjectionWorker(n.Reg, n.Store, es.WorkerOptions{Owner: "parent", LeaseTTL: 2 * time.Second,
+			Retries: -1, Projectors: []*es.Projector{LineCounter("slow", killedCounts, nil).Async()}})
 		Expect(err).NotTo(HaveOccurred())
-		want := n.counts(ctx, inlineCounts)
+		want := n.Counts(ctx, InlineCounts)
 		Eventually(ctx, func(ctx context.Context) ([]LineCount, error) {
 			if err := parent.CatchUp(ctx); err != nil {
 				return nil, err
 			}
-			return n.counts(ctx, killedCounts), nil
+			return n.Counts(ctx, killedCounts), nil
 		}).Should(Equal(want), "every note counts each of its 12 lines once, in order")
-		Expect(outOfOrder.Load()).To(BeZero())
+		Expect(OutOfOrder.Load()).To(BeZero())
 		AddReportEntry("kill mid-batch", fmt.Sprintf("killed at checkpoint position %d of 120; taken over %v after the kill (lease 2s)",
 			before.Checkpoint.Position, takeover.Round(time.Millisecond)))
 	})

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/consequent/consequent/es"
+	. "github.com/consequent/consequent/internal/testdomain"
 	"github.com/consequent/consequent/pgstore"
 	"github.com/consequent/consequent/pgstore/pgtest"
 	"github.com/google/uuid"
@@ -41,7 +42,7 @@ var receiptCounts = es.NewTable[LineCount]("receipt_counts", "note")
 // partitions) to the notebook; hold, when set, runs inside each receipt's
 // commit transaction.
 func registerReceipts(reg *es.Registry, partitions int, hold func()) {
-	registerNotes(reg)
+	RegisterNotes(reg)
 	receipt := es.RegisterAggregate(reg, "test.Receipt", func() *Receipt { return new(Receipt) })
 	es.RegisterEvent[ReceiptLine](receipt, "test.ReceiptLine")
 	es.Handle(reg, "test.Receive", func(ctx context.Context, u *es.UnitOfWork, c ReceiveLine) error {
@@ -178,7 +179,7 @@ var _ = Describe("reactions on PostgreSQL", Label(pgtest.Label), func() {
 		s, err := pgtest.Store(ctx)
 		Expect(err).NotTo(HaveOccurred())
 		reg := es.NewRegistry()
-		registerNotes(reg)
+		RegisterNotes(reg)
 		type Later struct {
 			Note uuid.UUID
 			In   time.Duration

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/consequent/consequent/es"
+	. "github.com/consequent/consequent/internal/testdomain"
 	"github.com/consequent/consequent/pgstore/pgtest"
 	"github.com/google/uuid"
 	. "github.com/onsi/ginkgo/v2"
@@ -26,13 +27,13 @@ var rebuiltCounts = es.NewTable[LineCount]("rebuilt_counts", "note")
 // slow makes each event take a while, so that the rebuild can be killed mid-way.
 func rebuildKillRegistry(slow bool) *es.Registry {
 	reg := es.NewRegistry()
-	registerNotes(reg)
-	reg.AddProjector(lineCounter("inline", inlineCounts, nil))
+	RegisterNotes(reg)
+	reg.AddProjector(LineCounter("inline", InlineCounts, nil))
 	var hook func(NoteLine) error
 	if slow {
 		hook = func(NoteLine) error { time.Sleep(3 * time.Millisecond); return nil }
 	}
-	reg.AddProjector(lineCounter("rebuilt", rebuiltCounts, hook).Versioned(2))
+	reg.AddProjector(LineCounter("rebuilt", rebuiltCounts, hook).Versioned(2))
 	return reg
 }
 
@@ -53,18 +54,18 @@ func TestRebuildKillChild(t *testing.T) {
 
 var _ = Describe("a process killed in the middle of a rebuild", Label(pgtest.Label), func() {
 	It("leaves it to another process, which resumes from the last chunk and swaps", func(ctx SpecContext) {
-		outOfOrder.Store(0)
-		n := newNotebook(ctx, es.WorkerOptions{}, []*es.Projector{lineCounter("rebuilt", rebuiltCounts, nil)})
+		OutOfOrder.Store(0)
+		n := newNotebook(ctx, es.WorkerOptions{}, LineCounter("rebuilt", rebuiltCounts, nil))
 		notes := make([]uuid.UUID, 10)
 		for i := range notes {
 			notes[i] = uuid.New()
-			n.write(ctx, notes[i], 30)
+			n.Write(ctx, notes[i], 30)
 		}
-		want := n.counts(ctx, inlineCounts)
+		want := n.Counts(ctx, InlineCounts)
 		db, err := pgtest.Open(ctx)
 		Expect(err).NotTo(HaveOccurred())
 		Eventually(ctx, func(ctx context.Context) (int, error) { // the whole history is readable
-			recs, err := n.store.ReadLog(ctx, es.Cursor{}, 0)
+			recs, err := n.Store.ReadLog(ctx, es.Cursor{}, 0)
 			return len(recs), err
 		}).Should(Equal(300))
 
@@ -73,23 +74,23 @@ var _ = Describe("a process killed in the middle of a rebuild", Label(pgtest.Lab
 		By("killing the child once it has written a few chunks")
 		var done int64
 		Eventually(ctx, func(ctx context.Context) (int64, error) {
-			st, _, err := n.store.Rebuild(ctx, "rebuilt")
+			st, _, err := n.Store.Rebuild(ctx, "rebuilt")
 			done = st.Done
 			return done, err
 		}).WithTimeout(30 * time.Second).WithPolling(time.Millisecond).Should(BeNumerically(">=", 60))
 		Expect(child.Process.Kill()).To(Succeed()) // SIGKILL: no release, no rollback by the child
 		killed := time.Now()
 		_ = child.Wait()
-		st, _, err := n.store.Rebuild(ctx, "rebuilt")
+		st, _, err := n.Store.Rebuild(ctx, "rebuilt")
 		Expect(err).NotTo(HaveOccurred())
 		done = st.Done
 		Expect(done).To(BeNumerically("<", 300), "it died before the end")
-		Expect(n.counts(ctx, rebuiltCounts)).To(Equal(want), "version 1's table still serves")
+		Expect(n.Counts(ctx, rebuiltCounts)).To(Equal(want), "version 1's table still serves")
 
 		By("starting version 2 in this process: it waits for the dead child's lease, then resumes")
 		var first es.RebuildProgress
 		reg := rebuildKillRegistry(false)
-		svc, err := es.NewCommandService(ctx, reg, n.store, es.Options{Owner: "parent", LeaseTTL: 2 * time.Second,
+		svc, err := es.NewCommandService(ctx, reg, n.Store, es.Options{Owner: "parent", LeaseTTL: 2 * time.Second,
 			RebuildChunk: 20, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 			RebuildProgress: func(p es.RebuildProgress) {
 				if first.Phase == "" {
@@ -99,7 +100,7 @@ var _ = Describe("a process killed in the middle of a rebuild", Label(pgtest.Lab
 		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(svc.Close)
 		Eventually(ctx, func(ctx context.Context) (int, error) {
-			status, err := es.ReadModelStatus(ctx, reg, n.store)
+			status, err := es.ReadModelStatus(ctx, reg, n.Store)
 			if err != nil {
 				return 0, err
 			}
@@ -111,8 +112,8 @@ var _ = Describe("a process killed in the middle of a rebuild", Label(pgtest.Lab
 			return 0, nil
 		}).WithTimeout(30 * time.Second).Should(Equal(2))
 		Expect(first.Done).To(Equal(done), "the rebuild resumed from the child's last chunk")
-		Expect(n.counts(ctx, rebuiltCounts)).To(Equal(want), "every note counts each of its 30 lines once, in order")
-		Expect(outOfOrder.Load()).To(BeZero())
+		Expect(n.Counts(ctx, rebuiltCounts)).To(Equal(want), "every note counts each of its 30 lines once, in order")
+		Expect(OutOfOrder.Load()).To(BeZero())
 		AddReportEntry("rebuild killed mid-way", fmt.Sprintf("killed after %d of 300 events; resumed and swapped %v after the kill (lease 2s)",
 			done, time.Since(killed).Round(time.Millisecond)))
 	})

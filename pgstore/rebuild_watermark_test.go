@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/consequent/consequent/es"
+	. "github.com/consequent/consequent/internal/testdomain"
 	"github.com/consequent/consequent/pgstore/pgtest"
 	"github.com/google/uuid"
 	. "github.com/onsi/ginkgo/v2"
@@ -16,11 +17,11 @@ import (
 
 var _ = Describe("the swap of an inline projector's rebuild", Label(pgtest.Label), func() {
 	It("waits for a watermark held back by a transaction in flight, so that it applies no more than its budget", func(ctx SpecContext) {
-		n := newNotebook(ctx, es.WorkerOptions{}, []*es.Projector{lineCounter("rebuilt", rebuiltCounts, nil)})
+		n := newNotebook(ctx, es.WorkerOptions{}, LineCounter("rebuilt", rebuiltCounts, nil))
 		notes := make([]uuid.UUID, 10)
 		for i := range notes {
 			notes[i] = uuid.New()
-			n.write(ctx, notes[i], 5)
+			n.Write(ctx, notes[i], 5)
 		}
 		db, err := pgtest.Open(ctx)
 		Expect(err).NotTo(HaveOccurred())
@@ -30,7 +31,7 @@ var _ = Describe("the swap of an inline projector's rebuild", Label(pgtest.Label
 		defer blocker.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck
 		Expect(blocker.QueryRow(ctx, "SELECT pg_current_xact_id()::text").Scan(new(string))).To(Succeed())
 		for i := range 600 {
-			Expect(n.svc.Execute(ctx, WriteLine{Note: notes[i%len(notes)], N: i})).To(Succeed())
+			Expect(n.Svc.Execute(ctx, WriteLine{Note: notes[i%len(notes)], N: i})).To(Succeed())
 		}
 
 		var (
@@ -38,7 +39,7 @@ var _ = Describe("the swap of an inline projector's rebuild", Label(pgtest.Label
 			reports []es.RebuildProgress
 		)
 		reg := rebuildKillRegistry(false)
-		svc, err := es.NewCommandService(ctx, reg, n.store, es.Options{RebuildChunk: 100, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		svc, err := es.NewCommandService(ctx, reg, n.Store, es.Options{RebuildChunk: 100, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 			RebuildProgress: func(p es.RebuildProgress) {
 				mu.Lock()
 				defer mu.Unlock()
@@ -73,6 +74,6 @@ var _ = Describe("the swap of an inline projector's rebuild", Label(pgtest.Label
 		mu.Unlock()
 		Expect(done.Done).To(BeEquivalentTo(650))
 		Expect(done.Done-swap.Done).To(BeNumerically("<=", 500), "the swap applied at most its budget")
-		Expect(n.counts(ctx, rebuiltCounts)).To(Equal(n.counts(ctx, inlineCounts)))
+		Expect(n.Counts(ctx, rebuiltCounts)).To(Equal(n.Counts(ctx, InlineCounts)))
 	})
 })

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/consequent/consequent/es"
+	. "github.com/consequent/consequent/internal/testdomain"
 	"github.com/consequent/consequent/pgstore/pgtest"
 	"github.com/google/uuid"
 	. "github.com/onsi/ginkgo/v2"
@@ -13,7 +14,7 @@ import (
 
 var _ = Describe("the lag of an async projector", Label(pgtest.Label), func() {
 	It("counts events committed but held back by the watermark, and names the transaction that holds them", func(ctx SpecContext) {
-		n := newNotebook(ctx, es.WorkerOptions{}, nil, lineCounter("async", asyncCounts, nil).Async())
+		n := newNotebook(ctx, es.WorkerOptions{}, LineCounter("async", AsyncCounts, nil).Async())
 		db, err := pgtest.Open(ctx)
 		Expect(err).NotTo(HaveOccurred())
 		blocker, err := db.Pool.Begin(ctx)
@@ -24,9 +25,9 @@ var _ = Describe("the lag of an async projector", Label(pgtest.Label), func() {
 		Expect(blocker.QueryRow(ctx, "SELECT pg_backend_pid()").Scan(&pid)).To(Succeed())
 		time.Sleep(500 * time.Millisecond)
 		note := uuid.New()
-		n.write(ctx, note, 10)
+		n.Write(ctx, note, 10)
 
-		lags, err := n.worker.Lag(ctx)
+		lags, err := n.Worker.Lag(ctx)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(lags).To(HaveLen(1))
 		Expect(lags[0].Events).To(BeZero(), "nothing is readable yet")
@@ -39,7 +40,7 @@ var _ = Describe("the lag of an async projector", Label(pgtest.Label), func() {
 
 		Expect(blocker.Rollback(ctx)).To(Succeed())
 		Eventually(ctx, func(ctx context.Context) (int64, error) {
-			lags, err := n.worker.Lag(ctx)
+			lags, err := n.Worker.Lag(ctx)
 			if err != nil {
 				return 0, err
 			}

@@ -1,4 +1,4 @@
-package pgstore_test
+package testdomain
 
 import (
 	"context"
@@ -11,14 +11,14 @@ import (
 	"github.com/google/uuid"
 )
 
-// A notebook for the async projector specs: notes get lines, counters count
-// them per note, inline and async.
+// The notebook: notes get lines; projectors count them per note, inline and
+// async.
 
 type (
 	NoteLine struct {
 		N     int
-		Sleep time.Duration // how long the inline sleeper holds the commit open
-		Fail  bool          // the inline sleeper fails: the commit rolls back
+		Sleep time.Duration // how long the inline Sleeper holds the commit open
+		Fail  bool          // the inline Sleeper fails: the commit rolls back
 	}
 	WriteLine struct {
 		Note  uuid.UUID
@@ -40,16 +40,16 @@ type LineCount struct {
 }
 
 var (
-	inlineCounts = es.NewTable[LineCount]("inline_counts", "note")
-	asyncCounts  = es.NewTable[LineCount]("async_counts", "note")
-	otherCounts  = es.NewTable[LineCount]("other_counts", "note")
+	InlineCounts = es.NewTable[LineCount]("inline_counts", "note")
+	AsyncCounts  = es.NewTable[LineCount]("async_counts", "note")
+	OtherCounts  = es.NewTable[LineCount]("other_counts", "note")
 )
 
-// outOfOrder counts the events a counter saw out of per-stream order.
-var outOfOrder atomic.Int64
+// OutOfOrder counts the events a LineCounter saw out of per-stream order.
+var OutOfOrder atomic.Int64
 
-// lineCounter counts lines per note into table; hook, when set, runs first.
-func lineCounter(name string, table *es.Table[LineCount], hook func(NoteLine) error) *es.Projector {
+// LineCounter counts lines per note into table; hook, when set, runs first.
+func LineCounter(name string, table *es.Table[LineCount], hook func(NoteLine) error) *es.Projector {
 	p := es.NewProjector(name, table)
 	es.Project(p, func(ctx context.Context, v es.Persistor, e es.Envelope, ev NoteLine) error {
 		if hook != nil {
@@ -66,7 +66,7 @@ func lineCounter(name string, table *es.Table[LineCount], hook func(NoteLine) er
 			row = rows[0]
 		}
 		if e.Version != row.Last+1 {
-			outOfOrder.Add(1)
+			OutOfOrder.Add(1)
 			return fmt.Errorf("out of order: version %d after %d", e.Version, row.Last)
 		}
 		row.Lines++
@@ -76,26 +76,27 @@ func lineCounter(name string, table *es.Table[LineCount], hook func(NoteLine) er
 	return p
 }
 
-// sleeper is an inline projector that holds the commit open for the event's
-// Sleep, and fails it when the event says so.
-func sleeper() *es.Projector {
+// Sleeper is an inline projector that holds the commit open for the event's
+// Sleep, and fails it (ErrBoom) when the event says so.
+func Sleeper() *es.Projector {
 	p := es.NewProjector("sleeper")
 	es.Project(p, func(ctx context.Context, _ es.Persistor, _ es.Envelope, ev NoteLine) error {
 		if ev.Sleep > 0 {
 			time.Sleep(ev.Sleep)
 		}
 		if ev.Fail {
-			return errBoom
+			return ErrBoom
 		}
 		return nil
 	})
 	return p
 }
 
-var errBoom = errors.New("boom")
+// ErrBoom is the Sleeper's failure.
+var ErrBoom = errors.New("boom")
 
-// registerNotes registers the notebook's aggregate, event and command.
-func registerNotes(reg *es.Registry) {
+// RegisterNotes registers the notebook's aggregate, event and command.
+func RegisterNotes(reg *es.Registry) {
 	note := es.RegisterAggregate(reg, "test.Note", func() *Note { return new(Note) })
 	es.RegisterEvent[NoteLine](note, "test.NoteLine")
 	es.Handle(reg, "test.WriteLine", func(ctx context.Context, u *es.UnitOfWork, c WriteLine) error {

@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/consequent/consequent/es"
+	"github.com/consequent/consequent/estest"
 	"github.com/google/uuid"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -100,8 +101,8 @@ var _ = Describe("an Observer", func() {
 		id := uuid.New()
 		w.exec(OpenAccount{ID: id, Owner: "Ann", Email: "ann@example.com"})
 		w.exec(Deposit{ID: id, Amount: 5})
-		Expect(w.svc.Execute(w.ctx, Deposit{ID: id, Amount: -1})).To(HaveOccurred())
-		Expect(w.svc.Execute(w.ctx, unhandled{})).To(HaveOccurred())
+		Expect(w.svc.Execute(w.ctx, Deposit{ID: id, Amount: -1})).Error().To(HaveOccurred())
+		Expect(w.svc.Execute(w.ctx, unhandled{})).Error().To(HaveOccurred())
 
 		Expect(rec.Calls()).To(Equal([]string{
 			"command bank.OpenAccount",
@@ -135,7 +136,7 @@ var _ = Describe("an Observer", func() {
 		store := &conflictOnce{EventStore: newWorld(nil).store}
 		svc, err := es.NewCommandService(context.Background(), r, store, es.Options{ConflictRetries: 1, Observer: rec, Logger: slog.New(slog.DiscardHandler)})
 		Expect(err).NotTo(HaveOccurred())
-		Expect(svc.Execute(context.Background(), OpenAccount{ID: uuid.New(), Owner: "Ann", Email: "a@x"})).To(Succeed())
+		Expect(svc.Execute(context.Background(), OpenAccount{ID: uuid.New(), Owner: "Ann", Email: "a@x"})).To(estest.Committed())
 		Expect(rec.Calls()).To(Equal([]string{
 			"command bank.OpenAccount",
 			"commit bank.OpenAccount under command bank.OpenAccount",
@@ -192,8 +193,8 @@ var _ = Describe("an Observer", func() {
 		rec := &recorder{}
 		n := newNotebook(lineCounter("async", asyncCounts, nil).Async(), es.WorkerOptions{Observer: rec})
 		note := uuid.New()
-		Expect(n.svc.Execute(n.ctx, WriteLine{Note: note, N: 1}, es.WithMetadata("traceparent", "00-1-2-01"))).To(Succeed())
-		Expect(n.svc.Execute(n.ctx, WriteLine{Note: note, N: 2})).To(Succeed())
+		Expect(n.svc.Execute(n.ctx, WriteLine{Note: note, N: 1}, es.WithMetadata("traceparent", "00-1-2-01"))).To(estest.Committed())
+		Expect(n.svc.Execute(n.ctx, WriteLine{Note: note, N: 2})).To(estest.Committed())
 		Expect(n.worker.CatchUp(n.ctx)).To(Succeed())
 		Expect(rec.Calls()).To(Equal([]string{"batch async v1: 2 events", "end batch: error <nil>"}))
 		Expect(rec.batches[0].Projector).To(Equal("async"))

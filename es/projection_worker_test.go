@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/consequent/consequent/es"
+	"github.com/consequent/consequent/estest"
 	"github.com/consequent/consequent/memstore"
 	"github.com/google/uuid"
 	. "github.com/onsi/ginkgo/v2"
@@ -107,7 +108,7 @@ func newNotebook(async *es.Projector, opts es.WorkerOptions, extra ...*es.Projec
 
 func (n *notebook) write(note uuid.UUID, lines int) {
 	for i := range lines {
-		Expect(n.svc.Execute(n.ctx, WriteLine{Note: note, N: i})).To(Succeed())
+		Expect(n.svc.Execute(n.ctx, WriteLine{Note: note, N: i})).To(estest.Committed())
 	}
 }
 
@@ -185,7 +186,7 @@ var _ = Describe("async projectors", func() {
 			wg.Go(func() {
 				defer GinkgoRecover()
 				for i := range 25 {
-					Expect(n.svc.Execute(n.ctx, WriteLine{Note: notes[(w+i)%len(notes)], N: i})).To(Succeed())
+					Expect(n.svc.Execute(n.ctx, WriteLine{Note: notes[(w+i)%len(notes)], N: i})).To(estest.Committed())
 				}
 			})
 		}
@@ -409,7 +410,7 @@ var _ = Describe("a projection worker and its registry", func() {
 		DeferCleanup(func() { stop(); <-done })
 		time.Sleep(50 * time.Millisecond) // the first poll is over: the next is an hour away
 		id := uuid.New()
-		Expect(svc.Execute(ctx, OpenAccount{ID: id, Owner: "Ann", Email: "a@x"})).To(Succeed())
+		Expect(svc.Execute(ctx, OpenAccount{ID: id, Owner: "Ann", Email: "a@x"})).To(estest.Committed())
 		Eventually(woke).Should(Receive())
 		Eventually(func() ([]ownerName, error) { return ownerNames.Find(ctx, store.Views(), nil) }).
 			WithTimeout(2*time.Second).Should(ConsistOf(ownerName{ID: id, Owner: "Ann"}), "woken by the commit, not by a poll")

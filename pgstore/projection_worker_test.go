@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/consequent/consequent/es"
+	"github.com/consequent/consequent/estest"
 	"github.com/consequent/consequent/pgstore"
 	"github.com/consequent/consequent/pgstore/pgtest"
 	"github.com/google/uuid"
@@ -46,7 +47,7 @@ func newNotebook(ctx context.Context, opts es.WorkerOptions, inline []*es.Projec
 
 func (n *notebook) write(ctx context.Context, note uuid.UUID, lines int) {
 	for i := range lines {
-		Expect(n.svc.Execute(ctx, WriteLine{Note: note, N: i})).To(Succeed())
+		Expect(n.svc.Execute(ctx, WriteLine{Note: note, N: i})).To(estest.Committed())
 	}
 }
 
@@ -149,7 +150,7 @@ var _ = Describe("async projectors on PostgreSQL", Label(pgtest.Label), func() {
 			writers.Go(func() {
 				defer GinkgoRecover()
 				for i := range 15 {
-					Expect(n.svc.Execute(ctx, WriteLine{Note: notes[(w+i)%len(notes)], N: i})).To(Succeed())
+					Expect(n.svc.Execute(ctx, WriteLine{Note: notes[(w+i)%len(notes)], N: i})).To(estest.Committed())
 				}
 			})
 		}

@@ -338,7 +338,8 @@ type ran struct {
 // executeOne runs one command through middleware, validation, handler and
 // commit. When the commit happened, out.id is set, and out.failures (joined in
 // err) is what failed after it: hooks that panicked, middleware that failed (or
-// panicked) after its handler committed. Else err says why nothing was stored; a panic anywhere on the way (middleware, projector, upcaster) is a
+// panicked) after its handler committed. Else err says why nothing was stored;
+// a panic anywhere on the way (middleware, projector, upcaster) is a
 // [*PanicError], and the store's transaction has been rolled back.
 func (s *CommandService) executeOne(ctx context.Context, q queued) (out ran, err error) {
 	cmd, meta := q.cmd, q.meta

@@ -25,15 +25,22 @@ import (
 // [io.Closer]: the scenario owns the store its backend made, and closes it
 // (after its command service) when the spec ends, through Ginkgo's
 // DeferCleanup, or the Cleanup of the *testing.T given to [Fixture.WithT]; a
-// Close error fails the spec. [TestEventStore] closes each store after its
-// case. A backend whose stores share something that outlives them (pgtest's
-// process database) returns stores without a Close method.
+// Close error fails the spec. projectortest does the same, and
+// [TestEventStore] closes each store after its case. A backend whose stores
+// share something that outlives them (pgtest's process database, reset for the
+// next scenario) returns stores without a Close method.
 //
 //	func perScenarioDB(ctx context.Context) (es.EventStore, error) {
-//		pool, drop, err := makeDatabase(ctx)
-//		…
+//		pool, drop, err := makeDatabase(ctx) // a migrated database of its own
+//		if err != nil {
+//			return nil, err
+//		}
 //		store, err := pgstore.New(pool, pgstore.Config{})
-//		return closing{store, func() error { pool.Close(); return drop() }}, err
+//		if err != nil {
+//			pool.Close()
+//			return nil, errors.Join(err, drop())
+//		}
+//		return closing{store, func() error { pool.Close(); return drop() }}, nil
 //	}
 //
 //	// closing is a pgstore.Store (its methods promoted: it still implements

@@ -129,6 +129,22 @@ var _ = Describe("an Observer", func() {
 		Expect(rec.starts[1].Command).To(Equal(Deposit{ID: id, Amount: 5}))
 	})
 
+	It("sees a command that committed as committed, with what failed after its commit", func() {
+		rec := &recorder{}
+		w := newWorld(func(r *es.Registry) {
+			registerBank(r)
+			r.AfterCommit(func(context.Context, []es.Envelope) { panic("hook bug") })
+		}, es.Options{Observer: rec, Logger: slog.New(slog.DiscardHandler)})
+		res, err := w.svc.Execute(w.ctx, OpenAccount{ID: uuid.New(), Owner: "Ann", Email: "a@x"})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(rec.ends).To(HaveLen(1))
+		Expect(rec.ends[0].Outcome).To(Equal(es.OutcomeCommitted))
+		Expect(rec.ends[0].ID).To(Equal(res.CommandID))
+		Expect(rec.ends[0].Events).To(HaveLen(1))
+		Expect(rec.ends[0].Err).To(MatchError(ContainSubstring("an after-commit hook failed: panic: hook bug")))
+		Expect(res.Failures).To(HaveLen(1))
+	})
+
 	It("sees conflicts as failed commits, and counts them on the command", func() {
 		rec := &recorder{}
 		r := es.NewRegistry()

@@ -143,9 +143,13 @@ func blogAcceptance(backend estest.Backend) {
 		})
 
 		It("publishes it", func() {
-			var post map[string]any
-			Expect(call("POST", "/posts/"+postID+"/publish", nil, &post)).To(Equal(http.StatusOK))
-			Expect(post).To(HaveKey("published_at"))
+			var done struct {
+				Events []struct{ Type string }
+				Post   map[string]any
+			}
+			Expect(call("POST", "/posts/"+postID+"/publish", nil, &done)).To(Equal(http.StatusOK))
+			Expect(done.Events).To(HaveExactElements(HaveField("Type", "blog.PostPublished")))
+			Expect(done.Post).To(HaveKey("published_at"))
 		})
 
 		It("has cancelled the reminder by publishing", func(ctx SpecContext) {
@@ -417,9 +421,9 @@ func readModelDeploy(backend estest.Backend, another anotherProcess) {
 			}
 			archived := i%4 == 1
 			if archived { // recorded, but version 1's post_records has no column for it
-				var p postJSON
-				Expect(call(v1, "POST", "/posts/"+id+"/archive", nil, &p)).To(Equal(http.StatusOK))
-				Expect(p.Archived).To(BeNil())
+				var done struct{ Post postJSON }
+				Expect(call(v1, "POST", "/posts/"+id+"/archive", nil, &done)).To(Equal(http.StatusOK))
+				Expect(done.Post.Archived).To(BeNil())
 			}
 			expect(id, title, archived)
 		}
@@ -634,10 +638,10 @@ func readModelDeploy(backend estest.Backend, another anotherProcess) {
 		late := addPost(v1, "ben", "written by version 1 after the swap")
 		_, status = getPost(v2, late)
 		Expect(status).To(Equal(http.StatusNotFound), "stored, but version 1 no longer writes the tables")
-		var answered postJSON
+		var answered struct{ Post postJSON }
 		Expect(call(v1, "PUT", "/posts/"+fromV1+"/title", map[string]string{"title": "retitled by version 1"}, &answered)).
 			To(Equal(http.StatusOK))
-		Expect(answered.Title).To(Equal("written by version 1 during the rebuild"), "the row as version 2 left it")
+		Expect(answered.Post.Title).To(Equal("written by version 1 during the rebuild"), "the row as version 2 left it")
 		var history []struct{ Type string }
 		Expect(call(v2, "GET", "/posts/"+late+"/events", nil, &history)).To(Equal(http.StatusOK))
 		Expect(history).NotTo(BeEmpty())

@@ -26,7 +26,7 @@ func ExampleNew() {
 		panic(err)
 	}
 	postID := estest.ID(1)
-	if err := svc.Execute(ctx, blog.AddPost{PostID: postID, Author: "ben", Title: "Hello", Content: "World"}, es.ByUser("ben")); err != nil {
+	if _, err := svc.Execute(ctx, blog.AddPost{PostID: postID, Author: "ben", Title: "Hello", Content: "World"}, es.ByUser("ben")); err != nil {
 		panic(err)
 	}
 

@@ -101,7 +101,7 @@ func newSession(backend estest.Backend, opts browser.Options, extra ...func(*es.
 // exec runs a command by user, a minute after the previous one.
 func (s *session) exec(cmd any, user string) {
 	GinkgoHelper()
-	Expect(s.svc.Execute(s.ctx, cmd, es.ByUser(user))).To(Succeed())
+	Expect(s.svc.Execute(s.ctx, cmd, es.ByUser(user))).To(estest.Committed())
 	s.clock.Advance(time.Minute)
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/onsi/gomega/gexec"
 
 	"github.com/consequent/consequent/es"
+	"github.com/consequent/consequent/estest"
 	"github.com/consequent/consequent/examples/blog/blog"
 	"github.com/consequent/consequent/pgstore/pgtest"
 )
@@ -138,8 +139,8 @@ var _ = Describe("events and commands", Label(pgtest.Label), func() {
 		Eventually(tail.Out).Should(gbytes.Say(`\S+Z  blog.Post ` + h.posts[0].String() + ` v6  blog.PostTitleChanged  \{"title":"Hello, world"\}  command blog.ChangePostTitle by ben\n`))
 
 		svc := service(ctx, dsn)
-		Expect(svc.Execute(ctx, blog.AddAuthor{AuthorID: uuid.Must(uuid.NewV7()), Name: "Ann", Email: "ann@example.com"})).To(Succeed())
-		Expect(svc.Execute(ctx, blog.ArchivePost{PostID: h.posts[1]}, es.ByUser("ann"))).To(Succeed())
+		Expect(svc.Execute(ctx, blog.AddAuthor{AuthorID: uuid.Must(uuid.NewV7()), Name: "Ann", Email: "ann@example.com"})).To(estest.Committed())
+		Expect(svc.Execute(ctx, blog.ArchivePost{PostID: h.posts[1]}, es.ByUser("ann"))).To(estest.Committed())
 		Eventually(tail.Out).Should(gbytes.Say(`\S+Z  blog.Post ` + h.posts[1].String() + ` v5  blog.PostArchived  \{\}  command blog.ArchivePost by ann\n`))
 		Consistently(tail.Out, 200*time.Millisecond).ShouldNot(gbytes.Say("blog.Author"), "only the events of posts")
 		tail.Signal(syscall.SIGINT)

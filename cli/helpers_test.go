@@ -16,6 +16,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/consequent/consequent/es"
+	"github.com/consequent/consequent/estest"
 	"github.com/consequent/consequent/examples/blog/blog"
 	"github.com/consequent/consequent/pgstore"
 	"github.com/consequent/consequent/pgstore/pgtest"
@@ -135,15 +136,15 @@ func seed(ctx context.Context, dsn string, n int) history {
 	GinkgoHelper()
 	svc := service(ctx, dsn)
 	h := history{author: uuid.Must(uuid.NewV7())}
-	Expect(svc.Execute(ctx, blog.AddAuthor{AuthorID: h.author, Name: "Ben", Email: "ben@example.com"})).To(Succeed())
+	Expect(svc.Execute(ctx, blog.AddAuthor{AuthorID: h.author, Name: "Ben", Email: "ben@example.com"})).To(estest.Committed())
 	for i := range n {
 		id := uuid.Must(uuid.NewV7())
 		Expect(svc.Execute(ctx, blog.AddPost{PostID: id, Author: "ben", Title: fmt.Sprintf("Post %d", i+1), Content: "Hello"},
-			es.ByUser("ben"))).To(Succeed())
+			es.ByUser("ben"))).To(estest.Committed())
 		h.posts = append(h.posts, id)
 	}
-	Expect(svc.Execute(ctx, blog.PublishPost{PostID: h.posts[0]}, es.ByUser("ben"))).To(Succeed())
-	Expect(svc.Execute(ctx, blog.ChangePostTitle{PostID: h.posts[0], Title: "Hello, world"}, es.ByUser("ben"))).To(Succeed())
+	Expect(svc.Execute(ctx, blog.PublishPost{PostID: h.posts[0]}, es.ByUser("ben"))).To(estest.Committed())
+	Expect(svc.Execute(ctx, blog.ChangePostTitle{PostID: h.posts[0], Title: "Hello, world"}, es.ByUser("ben"))).To(estest.Committed())
 	settled(ctx, svc.Store())
 	// The publication workflow is durable: a worker issues the notification.
 	w, err := es.NewProjectionWorker(svc.Registry(), svc.Store(), es.WorkerOptions{Service: svc})

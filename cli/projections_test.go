@@ -17,6 +17,7 @@ import (
 	"github.com/onsi/gomega/gexec"
 	. "github.com/onsi/gomega/gstruct"
 
+	"github.com/consequent/consequent/estest"
 	"github.com/consequent/consequent/examples/blog/blog"
 	"github.com/consequent/consequent/pgstore/pgtest"
 )
@@ -56,7 +57,7 @@ var _ = Describe("projections", Label(pgtest.Label), func() {
 		dsn := newDatabase(ctx, true)
 		h := seed(ctx, dsn, 40)
 		svc := service(ctx, dsn)
-		Expect(svc.Execute(ctx, blog.ArchivePost{PostID: h.posts[1]})).To(Succeed())
+		Expect(svc.Execute(ctx, blog.ArchivePost{PostID: h.posts[1]})).To(estest.Committed())
 
 		r := run(ctx, blogxBin, v2, "projections", "rebuild", "post_projector", "--chunk", "50", "--database-url", dsn)
 		// The events the projector handles: the posts', their publication,

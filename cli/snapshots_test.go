@@ -6,6 +6,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/consequent/consequent/estest"
 	"github.com/consequent/consequent/examples/blog/blog"
 	"github.com/consequent/consequent/pgstore/pgtest"
 )
@@ -28,8 +29,8 @@ var _ = Describe("snapshots", Label(pgtest.Label), func() {
 
 		By("loading the posts from their snapshots")
 		svc := service(ctx, dsn)
-		Expect(svc.Execute(ctx, blog.PublishPost{PostID: h.posts[0]})).To(MatchError(blog.ErrAlreadyPublished))
-		Expect(svc.Execute(ctx, blog.PublishPost{PostID: h.posts[1]})).To(Succeed())
+		Expect(svc.Execute(ctx, blog.PublishPost{PostID: h.posts[0]})).Error().To(MatchError(blog.ErrAlreadyPublished))
+		Expect(svc.Execute(ctx, blog.PublishPost{PostID: h.posts[1]})).To(estest.Committed())
 		Expect(succeeds(blogCmd(ctx, dsn, "snapshots", "take"))).To(Equal("blog.Post: 1 snapshot taken, 2 aggregates current already\n"))
 
 		var st []struct {

@@ -32,7 +32,8 @@ var _ = Describe("Record", func() {
 	})
 	try := func(f func(a *Account) error) error {
 		fn = f
-		return w.svc.Execute(w.ctx, tryRecord{ID: id})
+		_, err := w.svc.Execute(w.ctx, tryRecord{ID: id})
+		return err
 	}
 
 	It("applies the event at once and queues it", func() {

@@ -59,7 +59,7 @@ func BenchmarkExecute(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			id := uuid.New()
-			if err := svc.Execute(ctx, OpenAccount{ID: id, Owner: "Ann", Email: id.String() + "@example.com"}); err != nil {
+			if _, err := svc.Execute(ctx, OpenAccount{ID: id, Owner: "Ann", Email: id.String() + "@example.com"}); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -71,7 +71,7 @@ func BenchmarkExecute(b *testing.B) {
 			b.StopTimer()
 			id := seedAccount(b, svc.Store(), 10, false)
 			b.StartTimer()
-			if err := svc.Execute(ctx, Deposit{ID: id, Amount: 1}); err != nil {
+			if _, err := svc.Execute(ctx, Deposit{ID: id, Amount: 1}); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -226,62 +226,84 @@ type queued struct {
 // inline projectors, and then the workflows that react to its events, with the
 // commands they issue (first in, first out).
 //
-// It returns a [*ValidationError] for invalid input, an error wrapping
-// [ErrNoHandler], [ErrAggregateNotFound], [ErrConcurrencyConflict] (after
-// [Options.ConflictRetries]) or a [*UniqueKeyError], or the handler's own error,
-// always naming the command; in all these cases nothing was stored. When the
-// command committed but a workflow or one of its commands failed, the error is a
-// [*WorkflowError] (several are joined); when an after-commit hook panicked, an
-// [*AfterCommitError].
-func (s *CommandService) Execute(ctx context.Context, cmd any, opts ...ExecOption) error {
+// A non-nil error means that nothing of the command was stored, as with
+// database/sql: a [*ValidationError] for invalid input, an error wrapping
+// [ErrNoHandler], [ErrAggregateNotFound], [ErrAggregateExists],
+// [ErrConcurrencyConflict] (after [Options.ConflictRetries]),
+// [ErrDuplicateCommand] (its [WithCommandID] id ran before) or a
+// [*UniqueKeyError], the handler's own error, a [*PanicError], or the store's
+// failure, always naming the command. The Result is nil then.
+//
+// Once the command committed, the error is nil and the [*Result] says what
+// happened: the command record's id, the events stored with their versions and
+// log positions, the commands synchronous workflows issued and how each ended,
+// and what failed after the commit ([Result.Failures]: a [*WorkflowError], an
+// [*AfterCommitError], [ErrCascadeLimit]). Those failures leave the command
+// stored; executing it again would store it again. [Result.Err] joins them, for
+// callers that want them as an error.
+func (s *CommandService) Execute(ctx context.Context, cmd any, opts ...ExecOption) (*Result, error) {
 	var meta execMeta
 	for _, o := range opts {
 		o(&meta)
 	}
-	queue := []queued{{cmd: cmd, meta: meta}}
-	var failed []error
-	for n := 0; len(queue) > 0; n++ {
+	first, err := s.executeOne(ctx, queued{cmd: cmd, meta: meta})
+	if first.id == uuid.Nil {
+		return nil, err
+	}
+	res := &Result{CommandID: first.id, Events: first.envs, Failures: first.failures}
+	queue := s.react(ctx, res, meta, first.envs)
+	for n := 1; len(queue) > 0; n++ {
+		if n == s.rt.opts.MaxCascade {
+			res.Failures = append(res.Failures, fmt.Errorf("es: %T: %d commands ran and workflows issued %d more, not run; is there a cycle? %w",
+				cmd, n, len(queue), ErrCascadeLimit))
+			break
+		}
 		q := queue[0]
 		queue = queue[1:]
-		if n == s.rt.opts.MaxCascade {
-			return errors.Join(append(failed, fmt.Errorf("es: %T: %d commands ran and workflows issued more; is there a cycle? %w", cmd, n, ErrCascadeLimit))...)
+		out, err := s.executeOne(ctx, q)
+		f := FollowUp{Workflow: q.workflow, Cause: *q.cause, Command: q.cmd, CommandID: out.id, Events: out.envs}
+		if out.id == uuid.Nil {
+			f.Err = err
+			res.Failures = append(res.Failures, &WorkflowError{Workflow: q.workflow, Event: *q.cause, Command: q.cmd, Err: err})
 		}
-		envs, err := s.executeOne(ctx, q)
-		if _, committed := errors.AsType[*AfterCommitError](err); committed {
-			failed, err = append(failed, err), nil // stored all the same: workflows go on
+		res.Failures = append(res.Failures, out.failures...)
+		res.FollowUps = append(res.FollowUps, f)
+		if out.id != uuid.Nil {
+			queue = append(queue, s.react(ctx, res, q.meta, out.envs)...)
 		}
-		if err != nil {
-			if q.cause == nil {
-				return err
+	}
+	return res, nil
+}
+
+// react runs the synchronous workflows on the events a command stored (its
+// metadata meta): it stores what they schedule and returns the commands they
+// issue, to run next. Their failures go to res.
+func (s *CommandService) react(ctx context.Context, res *Result, meta execMeta, envs []Envelope) []queued {
+	if s.rt.opts.DisableWorkflows {
+		return nil
+	}
+	var next []queued
+	for i := range envs {
+		env := &envs[i]
+		for _, w := range s.rt.reg.workflows {
+			if w.durable { // a worker runs it from the log
+				continue
 			}
-			failed = append(failed, &WorkflowError{Workflow: q.workflow, Event: *q.cause, Command: q.cmd, Err: err})
-			continue
-		}
-		for i := range envs {
-			if s.rt.opts.DisableWorkflows {
-				break
+			a, err := w.Plan(ctx, s.rt.clock, s.rt.ids, *env)
+			if err == nil {
+				err = s.rt.storeSchedules(ctx, *env, a)
 			}
-			env := &envs[i]
-			for _, w := range s.rt.reg.workflows {
-				if w.durable { // a worker runs it from the log
-					continue
-				}
-				a, err := w.Plan(ctx, s.rt.clock, s.rt.ids, *env)
-				if err == nil {
-					err = s.rt.storeSchedules(ctx, *env, a)
-				}
-				if err != nil {
-					failed = append(failed, &WorkflowError{Workflow: w.name, Event: *env, Err: err})
-					continue
-				}
-				for _, c := range a.Commands {
-					m := execMeta{userID: q.meta.userID, correlation: env.CorrelationID, causation: env.ID, metadata: q.meta.metadata}
-					queue = append(queue, queued{cmd: c, meta: m, workflow: w.name, cause: env})
-				}
+			if err != nil {
+				res.Failures = append(res.Failures, &WorkflowError{Workflow: w.name, Event: *env, Err: err})
+				continue
+			}
+			for _, c := range a.Commands {
+				m := execMeta{userID: meta.userID, correlation: env.CorrelationID, causation: env.ID, metadata: meta.metadata}
+				next = append(next, queued{cmd: c, meta: m, workflow: w.name, cause: env})
 			}
 		}
 	}
-	return errors.Join(failed...)
+	return next
 }
 
 // storeSchedules stores what a workflow reacting to env scheduled and cancelled.
@@ -305,11 +327,21 @@ func (rt *runtime) storeSchedules(ctx context.Context, env Envelope, a Actions) 
 	return ss.Schedule(ctx, add, a.Cancel)
 }
 
-// executeOne runs one command through middleware, validation, handler and commit.
-// A panic anywhere on the way (middleware, projector, upcaster) becomes a
-// [*PanicError]; the store's transaction has then been rolled back. A panic in an
-// after-commit hook becomes an [*AfterCommitError]: the commit stands.
-func (s *CommandService) executeOne(ctx context.Context, q queued) (envs []Envelope, err error) {
+// ran is what executeOne stored: the command record's id (zero when nothing
+// was stored) and the events, and what failed after the commit.
+type ran struct {
+	id       uuid.UUID
+	envs     []Envelope
+	failures []error // after the commit, each an *AfterCommitError
+}
+
+// executeOne runs one command through middleware, validation, handler and
+// commit. When the commit happened, out.id is set, and out.failures (joined in
+// err) is what failed after it: hooks that panicked, middleware that failed (or
+// panicked) after its handler committed. Else err says why nothing was stored;
+// a panic anywhere on the way (middleware, projector, upcaster) is a
+// [*PanicError], and the store's transaction has been rolled back.
+func (s *CommandService) executeOne(ctx context.Context, q queued) (out ran, err error) {
 	cmd, meta := q.cmd, q.meta
 	start := time.Now()
 	var name string
@@ -324,22 +356,26 @@ func (s *CommandService) executeOne(ctx context.Context, q queued) (envs []Envel
 		ctx, end = s.rt.obs.command.StartCommand(ctx, CommandStart{Type: name, Command: cmd, Workflow: q.workflow, Cause: q.cause})
 	}
 	conflicts := 0
+	var envs []Envelope
 	defer func() {
 		if r := recover(); r != nil {
-			envs, err = nil, fmt.Errorf("es: command %T: %w", cmd, &PanicError{Value: r, Stack: debug.Stack()})
+			err = fmt.Errorf("es: command %T: %w", cmd, &PanicError{Value: r, Stack: debug.Stack()})
 		}
-		s.rt.logOutcome(ctx, name, start, envs, err)
+		if out.id = x.command(); out.id != uuid.Nil {
+			out.envs, out.failures = envs, afterCommit(name, err)
+			err = errors.Join(out.failures...)
+		}
+		s.rt.logOutcome(ctx, name, start, out, err)
 		if end != nil {
-			o := outcomeOf(err)
-			e := CommandEnd{Outcome: o, Conflicts: conflicts, Events: envs, Err: err}
-			if o == OutcomeCommitted {
-				e.ID = x.command()
+			o := OutcomeCommitted
+			if out.id == uuid.Nil {
+				o = outcomeOf(err)
 			}
-			end(e)
+			end(CommandEnd{ID: out.id, Outcome: o, Conflicts: conflicts, Events: out.envs, Err: err})
 		}
 	}()
 	if err := s.rt.ranAlready(ctx, cmd, meta); err != nil {
-		return nil, err
+		return ran{}, err
 	}
 	next := func(ctx context.Context, cmd any) error {
 		h, err := s.rt.handlerFor(cmd)
@@ -375,24 +411,26 @@ func (s *CommandService) executeOne(ctx context.Context, q queued) (envs []Envel
 	for i := len(s.rt.reg.middleware) - 1; i >= 0; i-- {
 		chain = s.rt.reg.middleware[i](chain)
 	}
-	err = chain(ctx, cmd)
-	return envs, err
+	return ran{}, chain(ctx, cmd) // the deferred function fills in what was stored
 }
 
 // logOutcome logs one executed command, never its payload: at debug when it
 // committed or was refused (invalid, a rule of the domain), at error when it
-// failed otherwise (the store, a panic, conflicts after the retries).
-func (rt *runtime) logOutcome(ctx context.Context, name string, start time.Time, envs []Envelope, err error) {
+// failed otherwise (the store, a panic, conflicts after the retries) or
+// something failed after its commit.
+func (rt *runtime) logOutcome(ctx context.Context, name string, start time.Time, out ran, err error) {
 	log := rt.opts.Logger
 	attrs := []slog.Attr{slog.String("command", name), slog.Duration("duration", time.Since(start))}
-	if len(envs) > 0 {
-		attrs = append(attrs, slog.String("id", envs[0].CommandID.String()), slog.Int("events", len(envs)))
+	if out.id != uuid.Nil {
+		attrs = append(attrs, slog.String("id", out.id.String()), slog.Int("events", len(out.envs)))
 	}
 	switch {
 	case err == nil:
 		if log.Enabled(ctx, slog.LevelDebug) {
 			log.LogAttrs(ctx, slog.LevelDebug, "command executed", attrs...)
 		}
+	case out.id != uuid.Nil:
+		log.LogAttrs(ctx, slog.LevelError, "command executed, but what followed its commit failed", append(attrs, slog.Any("error", err))...)
 	case refused(err):
 		if log.Enabled(ctx, slog.LevelDebug) {
 			log.LogAttrs(ctx, slog.LevelDebug, "command refused", append(attrs, slog.Any("error", err))...)
@@ -495,7 +533,7 @@ func (rt *runtime) attempt(ctx context.Context, h *commandHandler, cmd any, meta
 	}
 	refill(envs, c)
 	x.committed(c.Command.ID)
-	if err := rt.runHooks(ctx, envs); err != nil {
+	if err := rt.runHooks(ctx, h.name, envs); err != nil {
 		return envs, err
 	}
 	return envs, nil
@@ -512,26 +550,54 @@ func (rt *runtime) commit(ctx context.Context, c *Commit, inTx func(context.Cont
 	return err
 }
 
-// AfterCommitError reports that a command committed, its events are stored, but an
-// after-commit hook panicked. Retrying the command would store it again.
+// AfterCommitError reports that a command committed, its events are stored, but
+// something that ran after its commit failed: an after-commit hook panicked, or
+// middleware returned an error (or panicked) after its handler committed.
+// Executing the command again would store it again. [CommandService.Execute]
+// reports it in [Result.Failures].
 type AfterCommitError struct {
-	Err error // a *PanicError
+	Command string // the command's registered name (its Go type when it has none)
+	Err     error  // a hook's *PanicError, or what the middleware returned
+	hook    bool
 }
 
 func (e *AfterCommitError) Error() string {
-	return fmt.Sprintf("es: the command committed, but an after-commit hook failed: %v", e.Err)
+	what := "middleware failed after the commit"
+	if e.hook {
+		what = "an after-commit hook failed"
+	}
+	return fmt.Sprintf("es: command %s committed, but %s: %v", e.Command, what, e.Err)
 }
 
 func (e *AfterCommitError) Unwrap() error { return e.Err }
 
+// afterCommit splits what the middleware chain of command name returned after
+// its commit into failures, each an *AfterCommitError.
+func afterCommit(name string, err error) []error {
+	if err == nil {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, afterCommit(name, e)...)
+		}
+		return out
+	}
+	if _, ok := errors.AsType[*AfterCommitError](err); ok {
+		return []error{err}
+	}
+	return []error{&AfterCommitError{Command: name, Err: err}}
+}
+
 // runHooks calls the after-commit hooks; a panicking hook does not stop the others.
-func (rt *runtime) runHooks(ctx context.Context, envs []Envelope) error {
+func (rt *runtime) runHooks(ctx context.Context, name string, envs []Envelope) error {
 	var errs []error
 	for _, hook := range rt.reg.hooks() {
 		func() {
 			defer func() {
 				if p := recover(); p != nil {
-					errs = append(errs, &AfterCommitError{Err: &PanicError{Value: p, Stack: debug.Stack()}})
+					errs = append(errs, &AfterCommitError{Command: name, Err: &PanicError{Value: p, Stack: debug.Stack()}, hook: true})
 				}
 			}()
 			hook(ctx, envs)

@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/consequent/consequent/es"
+	"github.com/consequent/consequent/estest"
 	. "github.com/consequent/consequent/internal/testdomain"
 	"github.com/google/uuid"
 	. "github.com/onsi/ginkgo/v2"
@@ -64,10 +65,120 @@ var _ = Describe("CommandService", func() {
 		})
 	})
 
+	Describe("Execute's result", func() {
+		It("holds the command record's id and the events stored, with their versions, log positions and transaction", func() {
+			w := newWorld(nil)
+			from, to := w.open("Ann", "a@x"), w.open("Bob", "b@x")
+			w.exec(Deposit{ID: from, Amount: 50})
+			res, err := w.svc.Execute(w.ctx, Transfer{From: from, To: to, Amount: 20})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(res.CommandID).NotTo(BeZero())
+			cmds, err := w.store.Commands(w.ctx, res.CommandID)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(cmds).To(HaveExactElements(HaveField("Type", "bank.Transfer")))
+			Expect(res.Events).To(HaveExactElements(
+				And(HaveField("StreamID", from), HaveField("Version", BeEquivalentTo(3)), HaveField("Event", Withdrawn{Amount: 20})),
+				And(HaveField("StreamID", to), HaveField("Version", BeEquivalentTo(2)), HaveField("Event", Deposited{Amount: 20}))))
+			log := w.log()
+			Expect(log).To(HaveLen(5))
+			for i, e := range res.Events {
+				Expect(e.CommandID).To(Equal(res.CommandID))
+				Expect(e.ID).To(Equal(log[3+i].ID))
+				Expect(e.Position).To(Equal(log[3+i].Position), "as the store assigned it")
+				Expect(e.TxID).To(Equal(log[3+i].TxID))
+				Expect(e.TxID).NotTo(BeZero())
+			}
+			Expect(res.Events[0].Position).To(BeNumerically("<", res.Events[1].Position))
+			Expect(res.FollowUps).To(BeEmpty())
+			Expect(res.Failures).To(BeEmpty())
+			Expect(res.Err()).NotTo(HaveOccurred())
+		})
+
+		It("holds the command record's id of a handler that recorded nothing", func() {
+			w := newWorld(func(r *es.Registry) {
+				RegisterBank(r)
+				es.Handle(r, "spec.Noop", func(context.Context, *es.UnitOfWork, struct{}) error { return nil })
+			})
+			res, err := w.svc.Execute(w.ctx, struct{}{})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(res.Events).To(BeEmpty())
+			cmds, err := w.store.Commands(w.ctx, res.CommandID)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(cmds).To(HaveLen(1))
+		})
+
+		It("is nil when the command failed: the error means nothing was stored", func() {
+			w := newWorld(nil)
+			res, err := w.svc.Execute(w.ctx, Withdraw{ID: uuid.New(), Amount: 1})
+			Expect(err).To(MatchError(es.ErrAggregateNotFound))
+			Expect(res).To(BeNil())
+			Expect(res.Err()).NotTo(HaveOccurred(), "Err is safe on nil")
+			Expect(res.AllEvents()).To(BeEmpty())
+		})
+
+		It("reports middleware that fails after its handler committed as an *AfterCommitError: the command is stored", func() {
+			errAudit := errors.New("audit log unreachable")
+			w := newWorld(func(r *es.Registry) {
+				RegisterBank(r)
+				r.Use(func(next es.HandlerFunc) es.HandlerFunc {
+					return func(ctx context.Context, cmd any) error {
+						if err := next(ctx, cmd); err != nil {
+							return err
+						}
+						return errAudit
+					}
+				})
+			})
+			id := uuid.New()
+			res, err := w.svc.Execute(w.ctx, OpenAccount{ID: id, Owner: "Ann", Email: "a@x"})
+			Expect(err).NotTo(HaveOccurred(), "the command committed")
+			Expect(res.Events).To(HaveLen(1))
+			Expect(w.events(id)).To(HaveLen(1))
+			Expect(res.Failures).To(HaveLen(1))
+			var ac *es.AfterCommitError
+			Expect(errors.As(res.Failures[0], &ac)).To(BeTrue(), "got %v", res.Failures[0])
+			Expect(ac.Command).To(Equal("bank.OpenAccount"))
+			Expect(res.Err()).To(MatchError(errAudit))
+			Expect(res.Err()).To(MatchError("es: command bank.OpenAccount committed, but middleware failed after the commit: audit log unreachable"))
+		})
+
+		It("lists what workflows issued, with the events each stored, and the failures of follow-ups' hooks", func() {
+			counter := uuid.New()
+			var hooked int
+			w := newWorld(func(r *es.Registry) {
+				RegisterBank(r)
+				r.AddWorkflow(welcome(counter))
+				r.AfterCommit(func(_ context.Context, envs []es.Envelope) {
+					if hooked++; len(envs) > 0 && envs[0].Type == "bank.Incremented" {
+						panic("counter hook")
+					}
+				})
+			})
+			id := uuid.New()
+			res, err := w.svc.Execute(w.ctx, OpenAccount{ID: id, Owner: "Ann", Email: "a@x"})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(hooked).To(Equal(4))
+			Expect(res.FollowUps).To(HaveExactElements(
+				And(HaveField("Workflow", "welcome"), HaveField("Command", Deposit{ID: id, Amount: 1}), HaveField("Cause.Type", "bank.AccountOpened"), HaveField("Err", BeNil())),
+				And(HaveField("Command", Deposit{ID: id, Amount: 2}), HaveField("Events", HaveExactElements(HaveField("Version", BeEquivalentTo(3))))),
+				And(HaveField("Command", Increment{ID: counter, By: 1}), HaveField("Cause.Type", "bank.Deposited"), HaveField("Err", BeNil())),
+			))
+			for _, f := range res.FollowUps {
+				Expect(f.CommandID).NotTo(BeZero())
+				Expect(f.Events).To(HaveLen(1))
+				Expect(f.Events[0].CommandID).To(Equal(f.CommandID))
+				Expect(f.Events[0].CausationID).To(Equal(f.CommandID))
+			}
+			Expect(res.AllEvents()).To(HaveLen(4))
+			Expect(res.Failures).To(HaveLen(1))
+			Expect(res.Err()).To(MatchError(ContainSubstring("command bank.Increment committed, but an after-commit hook failed: panic: counter hook")))
+		})
+	})
+
 	Describe("validation", func() {
 		It("returns a *ValidationError naming every field and the command, and stores nothing", func() {
 			w := newWorld(nil)
-			err := w.svc.Execute(w.ctx, OpenAccount{Owner: " ", Email: "nope"})
+			_, err := w.svc.Execute(w.ctx, OpenAccount{Owner: " ", Email: "nope"})
 			var ve *es.ValidationError
 			Expect(errors.As(err, &ve)).To(BeTrue(), "got %v", err)
 			Expect(ve.Command).To(Equal("bank.OpenAccount"))
@@ -86,9 +197,9 @@ var _ = Describe("CommandService", func() {
 				RegisterBank(r)
 				es.Handle(r, "spec.Strict", func(context.Context, *es.UnitOfWork, strict) error { ran = true; return nil })
 			})
-			Expect(w.svc.Execute(w.ctx, strict{})).To(MatchError(ContainSubstring("invalid spec.Strict: Name is required")))
+			Expect(w.svc.Execute(w.ctx, strict{})).Error().To(MatchError(ContainSubstring("invalid spec.Strict: Name is required")))
 			Expect(ran).To(BeFalse())
-			Expect(w.svc.Execute(w.ctx, strict{Name: "x"})).To(Succeed())
+			Expect(w.svc.Execute(w.ctx, strict{Name: "x"})).To(estest.Committed())
 			Expect(ran).To(BeTrue())
 		})
 
@@ -127,7 +238,7 @@ var _ = Describe("CommandService", func() {
 				"inner after (err: false)", "middle after (err: false)", "outer after (err: false)"}))
 
 			trace = nil
-			Expect(w.svc.Execute(w.ctx, Deposit{ID: uuid.New(), Amount: 0})).To(HaveOccurred())
+			Expect(w.svc.Execute(w.ctx, Deposit{ID: uuid.New(), Amount: 0})).Error().To(HaveOccurred())
 			Expect(trace).To(Equal([]string{"outer before", "middle before", "inner before",
 				"inner after (err: true)", "middle after (err: true)", "outer after (err: true)"}), "validation runs inside middleware")
 		})
@@ -147,9 +258,9 @@ var _ = Describe("CommandService", func() {
 				})
 				es.Handle(r, "spec.Probe", func(context.Context, *es.UnitOfWork, strict) error { ran = true; return nil })
 			})
-			Expect(w.svc.Execute(w.ctx, OpenAccount{ID: uuid.New(), Owner: "A", Email: "a@x"})).To(MatchError(errForbidden))
+			Expect(w.svc.Execute(w.ctx, OpenAccount{ID: uuid.New(), Owner: "A", Email: "a@x"})).Error().To(MatchError(errForbidden))
 			Expect(w.log()).To(BeEmpty())
-			Expect(w.svc.Execute(w.ctx, strict{Name: "x"})).To(Succeed())
+			Expect(w.svc.Execute(w.ctx, strict{Name: "x"})).To(estest.Committed())
 			Expect(ran).To(BeTrue())
 		})
 	})
@@ -158,7 +269,7 @@ var _ = Describe("CommandService", func() {
 		It("returns the handler's error naming the command, and stores nothing", func() {
 			w := newWorld(nil)
 			id := w.open("Ann", "a@x")
-			err := w.svc.Execute(w.ctx, Withdraw{ID: id, Amount: 10})
+			_, err := w.svc.Execute(w.ctx, Withdraw{ID: id, Amount: 10})
 			Expect(err).To(MatchError(ErrInsufficientFunds))
 			Expect(err).To(MatchError(ContainSubstring("bank.Withdraw")))
 			Expect(w.log()).To(HaveLen(1))
@@ -179,7 +290,7 @@ var _ = Describe("CommandService", func() {
 				})
 			})
 			id := w.open("Ann", "a@x")
-			Expect(w.svc.Execute(w.ctx, halfDone{ID: id})).To(MatchError("es: command spec.HalfDone: changed my mind"))
+			Expect(w.svc.Execute(w.ctx, halfDone{ID: id})).Error().To(MatchError("es: command spec.HalfDone: changed my mind"))
 			Expect(w.events(id)).To(HaveLen(1))
 		})
 
@@ -193,7 +304,7 @@ var _ = Describe("CommandService", func() {
 				})
 			})
 			id := w.open("Ann", "a@x")
-			err := w.svc.Execute(w.ctx, halfDone{ID: id})
+			_, err := w.svc.Execute(w.ctx, halfDone{ID: id})
 			var pe *es.PanicError
 			Expect(errors.As(err, &pe)).To(BeTrue(), "got %v", err)
 			Expect(pe.Value).To(Equal("boom"))
@@ -204,7 +315,7 @@ var _ = Describe("CommandService", func() {
 
 		It("fails a command whose handler loads a missing aggregate with ErrAggregateNotFound", func() {
 			w := newWorld(nil)
-			err := w.svc.Execute(w.ctx, Deposit{ID: uuid.New(), Amount: 1})
+			_, err := w.svc.Execute(w.ctx, Deposit{ID: uuid.New(), Amount: 1})
 			Expect(err).To(MatchError(es.ErrAggregateNotFound))
 			Expect(err).To(MatchError(ContainSubstring("bank.Deposit")))
 		})
@@ -243,7 +354,7 @@ var _ = Describe("CommandService", func() {
 					}
 					if interfere {
 						interfere = false
-						Expect(w.svc.Execute(ctx, Deposit{ID: cmd.To, Amount: 1})).To(Succeed())
+						Expect(w.svc.Execute(ctx, Deposit{ID: cmd.To, Amount: 1})).To(estest.Committed())
 					}
 					if err := a.Withdraw(cmd.Amount); err != nil {
 						return err
@@ -252,7 +363,7 @@ var _ = Describe("CommandService", func() {
 				})
 			}, es.Options{})
 			before := w.log()
-			err := w2.svc.Execute(w.ctx, racyTransfer{From: from, To: to, Amount: 30})
+			_, err := w2.svc.Execute(w.ctx, racyTransfer{From: from, To: to, Amount: 30})
 			Expect(err).To(MatchError(es.ErrConcurrencyConflict))
 			after := w.log()
 			Expect(after).To(HaveLen(len(before)+1), "only the interfering deposit")
@@ -271,7 +382,7 @@ var _ = Describe("CommandService", func() {
 			for i := range racers {
 				wg.Go(func() {
 					<-start
-					errs[i] = w.svc.Execute(w.ctx, Increment{ID: id, By: 1})
+					_, errs[i] = w.svc.Execute(w.ctx, Increment{ID: id, By: 1})
 				})
 			}
 			close(start)
@@ -352,7 +463,7 @@ var _ = Describe("CommandService", func() {
 			var wg sync.WaitGroup
 			errs := make([]error, racers)
 			for i := range racers {
-				wg.Go(func() { errs[i] = w.svc.Execute(w.ctx, lockstepIncrement{ID: id}) })
+				wg.Go(func() { _, errs[i] = w.svc.Execute(w.ctx, lockstepIncrement{ID: id}) })
 			}
 			wg.Wait()
 			return w, id, errs
@@ -402,7 +513,7 @@ var _ = Describe("CommandService", func() {
 			})
 			id := w.open("Ann", "a@x")
 			w.exec(Deposit{ID: id, Amount: 5})
-			Expect(w.svc.Execute(w.ctx, Withdraw{ID: id, Amount: 50})).To(HaveOccurred())
+			Expect(w.svc.Execute(w.ctx, Withdraw{ID: id, Amount: 50})).Error().To(HaveOccurred())
 			Expect(got).To(Equal([][]string{{"bank.AccountOpened v1"}, {"bank.Deposited v2"}}))
 		})
 	})
@@ -415,7 +526,7 @@ var _ = Describe("CommandService", func() {
 			Expect(err).NotTo(HaveOccurred())
 			Expect(envs).To(HaveLen(2))
 			Expect(w.account(id).Balance).To(Equal(int64(3)))
-			err = w.svc.Execute(w.ctx, OpenAccount{ID: uuid.New(), Owner: "Other", Email: "ANN@x"})
+			_, err = w.svc.Execute(w.ctx, OpenAccount{ID: uuid.New(), Owner: "Other", Email: "ANN@x"})
 			var uk *es.UniqueKeyError
 			Expect(errors.As(err, &uk)).To(BeTrue(), "got %v", err)
 		})

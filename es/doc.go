@@ -119,6 +119,22 @@
 //     (durable ones, subscriptions and scheduled commands run in a
 //     [ProjectionWorker]).
 //
+// Execute's error means that nothing of the command was stored, as with
+// database/sql: the command may be fixed and executed again. Once the command
+// committed, the error is nil and the [*Result] says what happened: the command
+// record's id, the events stored with their versions and log positions
+// ([Result.Events]), the commands synchronous workflows issued and how each
+// ended ([Result.FollowUps]), and what failed after the commit
+// ([Result.Failures]), which never undoes it:
+//
+//	res, err := svc.Execute(ctx, PublishPost{PostID: id})
+//	if err != nil {
+//		return err // nothing stored
+//	}
+//	for _, f := range res.Failures {
+//		log.Warn("published, but a follow-up failed", "error", f)
+//	}
+//
 // [Options] configures the service; its zero value works (system clock, UUIDv7
 // ids, no retries). [ByUser], [WithCorrelationID] and [WithMetadata] attach
 // context to a command and its events; middleware and handlers add to it with
@@ -251,8 +267,10 @@
 // A synchronous workflow (the default) runs in the process that executed the
 // command: the commands it issues run after that command, first in, first out,
 // each in its own unit of work, with the causing event's id as their causation
-// and its correlation id. When one of them fails, the original command's
-// events stay stored and Execute returns a [*WorkflowError].
+// and its correlation id. Execute's [Result.FollowUps] lists them with the
+// events each stored. When one of them (or a workflow's handler) fails, the
+// original command's events stay stored, Execute's error is nil and
+// [Result.Failures] holds a [*WorkflowError].
 // [Options.MaxCascade] stops workflows that trigger each other forever;
 // [Options.DisableWorkflows] turns workflows off, for maintenance jobs and for
 // specs that look at one command's events only.

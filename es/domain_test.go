@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/consequent/consequent/es"
+	"github.com/consequent/consequent/estest"
 	. "github.com/consequent/consequent/internal/testdomain"
 	"github.com/consequent/consequent/memstore"
 	"github.com/google/uuid"
@@ -56,7 +57,7 @@ func newWorld(register func(*es.Registry), opts ...es.Options) *world {
 // exec executes cmd and requires success.
 func (w *world) exec(cmd any, opts ...es.ExecOption) {
 	GinkgoHelper()
-	Expect(w.svc.Execute(w.ctx, cmd, opts...)).To(Succeed())
+	Expect(w.svc.Execute(w.ctx, cmd, opts...)).To(estest.Committed())
 }
 
 // open opens an account and returns its id.

@@ -49,7 +49,8 @@ var (
 	ErrTableNotManaged = errors.New("table not managed by this projector")
 
 	// ErrCascadeLimit: workflows kept issuing commands beyond [Options.MaxCascade]
-	// within one Execute. The commands that ran are stored.
+	// within one Execute, which reports it in [Result.Failures]. The commands
+	// that ran are stored; those left were not run.
 	ErrCascadeLimit = errors.New("workflow cascade limit reached")
 )
 

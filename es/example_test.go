@@ -123,22 +123,63 @@ func ExampleNewCommandService() {
 	}
 
 	id := uuid.MustParse("6a3c1b6e-0000-4000-8000-000000000001")
-	fmt.Println(svc.Execute(ctx, OpenWallet{WalletID: id, Owner: "Ann"}))
-	fmt.Println(svc.Execute(ctx, AddMoney{WalletID: id, Amount: 10}))
-	fmt.Println(svc.Execute(ctx, AddMoney{WalletID: id, Amount: -5}))
-	fmt.Println(svc.Execute(ctx, SpendMoney{WalletID: id, Amount: 50}))
+	for _, cmd := range []any{
+		OpenWallet{WalletID: id, Owner: "Ann"},
+		AddMoney{WalletID: id, Amount: 10},
+		AddMoney{WalletID: id, Amount: -5},
+		SpendMoney{WalletID: id, Amount: 50},
+	} {
+		res, err := svc.Execute(ctx, cmd)
+		if err != nil { // nothing of the command was stored
+			fmt.Println("failed:", err)
+			continue
+		}
+		for _, e := range res.Events {
+			fmt.Printf("stored %s, version %d, log position %d\n", e.Type, e.Version, e.Position)
+		}
+	}
 
 	history, _ := svc.History(ctx, id)
 	for _, e := range history {
 		fmt.Printf("v%d %s %+v\n", e.Version, e.Type, e.Event)
 	}
 	// Output:
-	// <nil>
-	// <nil>
-	// invalid shop.AddMoney: Amount must be positive
-	// es: command shop.SpendMoney: not enough money
+	// stored shop.WalletOpened, version 1, log position 1
+	// stored shop.MoneyAdded, version 2, log position 2
+	// failed: invalid shop.AddMoney: Amount must be positive
+	// failed: es: command shop.SpendMoney: not enough money
 	// v1 shop.WalletOpened {Owner:Ann}
 	// v2 shop.MoneyAdded {Amount:10}
+}
+
+// Execute's error means that nothing of the command was stored. Once it
+// committed, what fails after the commit (here the command a workflow issues)
+// is data in the result: the command stays stored.
+func ExampleCommandService_Execute() {
+	w := es.NewWorkflow("spend at once")
+	es.React(w, func(ctx context.Context, r *es.Reaction, e es.Envelope, _ WalletOpened) error {
+		r.Execute(SpendMoney{WalletID: e.StreamID, Amount: 100})
+		return nil
+	})
+	svc, _ := newWalletService(func(r *es.Registry) {
+		registerWallets(r)
+		r.AddWorkflow(w)
+	})
+	ctx := context.Background()
+	res, err := svc.Execute(ctx, OpenWallet{WalletID: svc.NewID(), Owner: "Ann"})
+	if err != nil {
+		fmt.Println("nothing stored:", err)
+		return
+	}
+	fmt.Println("stored", res.Events[0].Type, "at log position", res.Events[0].Position)
+	for _, f := range res.FollowUps {
+		fmt.Printf("workflow %q issued %T: %v\n", f.Workflow, f.Command, f.Err)
+	}
+	fmt.Println("failures after the commit:", len(res.Failures))
+	// Output:
+	// stored shop.WalletOpened at log position 1
+	// workflow "spend at once" issued es_test.SpendMoney: es: command shop.SpendMoney: not enough money
+	// failures after the commit: 1
 }
 
 // A handler loads and creates aggregates through its unit of work; here one
@@ -170,13 +211,14 @@ func ExampleLoad() {
 	})
 	ctx := context.Background()
 	a, b := svc.NewID(), svc.NewID()
-	_ = svc.Execute(ctx, OpenWallet{WalletID: a, Owner: "Ann"})
-	_ = svc.Execute(ctx, AddMoney{WalletID: a, Amount: 100})
+	_, _ = svc.Execute(ctx, OpenWallet{WalletID: a, Owner: "Ann"})
+	_, _ = svc.Execute(ctx, AddMoney{WalletID: a, Amount: 100})
 
-	fmt.Println(svc.Execute(ctx, SplitWallet{From: a, To: b, Amount: 30}))
-	err := svc.Execute(ctx, SplitWallet{From: a, To: b, Amount: 30})
+	res, err := svc.Execute(ctx, SplitWallet{From: a, To: b, Amount: 30})
+	fmt.Println(err, len(res.Events), "events in one commit")
+	_, err = svc.Execute(ctx, SplitWallet{From: a, To: b, Amount: 30})
 	fmt.Println(errors.Is(err, es.ErrAggregateExists))
-	err = svc.Execute(ctx, SplitWallet{From: svc.NewID(), To: svc.NewID(), Amount: 1})
+	_, err = svc.Execute(ctx, SplitWallet{From: svc.NewID(), To: svc.NewID(), Amount: 1})
 	fmt.Println(errors.Is(err, es.ErrAggregateNotFound))
 
 	for _, id := range []uuid.UUID{a, b} {
@@ -184,7 +226,7 @@ func ExampleLoad() {
 		fmt.Println(w.Owner, w.Balance, w.Version())
 	}
 	// Output:
-	// <nil>
+	// <nil> 3 events in one commit
 	// true
 	// true
 	// Ann 70 3
@@ -219,10 +261,10 @@ func ExampleProject() {
 	})
 	ctx := context.Background()
 	a, b := svc.NewID(), svc.NewID()
-	_ = svc.Execute(ctx, OpenWallet{WalletID: b, Owner: "Bob"})
-	_ = svc.Execute(ctx, OpenWallet{WalletID: a, Owner: "Ann"})
+	_, _ = svc.Execute(ctx, OpenWallet{WalletID: b, Owner: "Bob"})
+	_, _ = svc.Execute(ctx, OpenWallet{WalletID: a, Owner: "Ann"})
 	clock.Advance(time.Hour)
-	_ = svc.Execute(ctx, AddMoney{WalletID: a, Amount: 5})
+	_, _ = svc.Execute(ctx, AddMoney{WalletID: a, Amount: 5})
 
 	fmt.Println(WalletRecords.Def().Columns)
 	rows, _ := WalletRecords.Find(ctx, svc.Views(), es.Where{})
@@ -252,7 +294,11 @@ func ExampleReact() {
 	})
 	ctx := context.Background()
 	id := svc.NewID()
-	fmt.Println(svc.Execute(ctx, OpenWallet{WalletID: id, Owner: "Ann"}))
+	res, err := svc.Execute(ctx, OpenWallet{WalletID: id, Owner: "Ann"})
+	fmt.Println(err)
+	for _, f := range res.FollowUps {
+		fmt.Printf("%s issued %+v, stored as %s version %d\n", f.Workflow, f.Command, f.Events[0].Type, f.Events[0].Version)
+	}
 
 	history, _ := svc.History(ctx, id)
 	opened, bonus := history[0], history[1]
@@ -262,6 +308,7 @@ func ExampleReact() {
 	fmt.Println("same correlation:", bonus.CorrelationID == opened.CorrelationID)
 	// Output:
 	// <nil>
+	// welcome bonus issued {WalletID:00000000-0000-0000-0000-000000000001 Amount:5}, stored as shop.MoneyAdded version 2
 	// shop.WalletOpened, then shop.MoneyAdded {Amount:5}
 	// caused by the opening: true
 	// same correlation: true
@@ -308,10 +355,10 @@ func ExampleLoadAt() {
 	svc, clock := newWalletService(registerWallets)
 	ctx := context.Background()
 	id := svc.NewID()
-	_ = svc.Execute(ctx, OpenWallet{WalletID: id, Owner: "Ann"})
+	_, _ = svc.Execute(ctx, OpenWallet{WalletID: id, Owner: "Ann"})
 	for _, amount := range []int{10, 20, 30} {
 		clock.Advance(24 * time.Hour)
-		_ = svc.Execute(ctx, AddMoney{WalletID: id, Amount: amount})
+		_, _ = svc.Execute(ctx, AddMoney{WalletID: id, Amount: amount})
 	}
 
 	w, _ := es.LoadAt[*Wallet](ctx, svc, id, es.StreamQuery{ToVersion: 2})
@@ -400,7 +447,7 @@ func ExampleSetMetadata() {
 
 	id := uuid.MustParse("6a3c1b6e-0000-4000-8000-000000000001")
 	req := context.WithValue(ctx, requestIDKey{}, "req-42")
-	_ = svc.Execute(req, OpenWallet{WalletID: id, Owner: "Ann"}, es.WithMetadata("tenant", "acme"))
+	_, _ = svc.Execute(req, OpenWallet{WalletID: id, Owner: "Ann"}, es.WithMetadata("tenant", "acme"))
 	history, _ := svc.History(ctx, id)
 	fmt.Println(history[0].Metadata)
 	// Output:

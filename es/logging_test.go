@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/consequent/consequent/es"
+	"github.com/consequent/consequent/estest"
 	. "github.com/consequent/consequent/internal/testdomain"
 	"github.com/consequent/consequent/memstore"
 	"github.com/google/uuid"
@@ -40,7 +41,7 @@ var _ = Describe("the command service's log", func() {
 		w := newWorld(nil, es.Options{Logger: log})
 		id := w.open("Ann", "secret@example.com")
 		w.exec(Deposit{ID: id, Amount: 4242})
-		Expect(w.svc.Execute(w.ctx, Deposit{ID: id, Amount: -1})).NotTo(Succeed())
+		Expect(w.svc.Execute(w.ctx, Deposit{ID: id, Amount: -1})).Error().NotTo(Succeed())
 
 		out := buf.String()
 		Expect(out).To(MatchRegexp(`level=DEBUG msg="command executed" command=bank.Deposit duration=\S+ id=\S+ events=1`))
@@ -57,7 +58,7 @@ var _ = Describe("the command service's log", func() {
 		store := &conflictOnce{EventStore: memstore.New()}
 		svc, err := es.NewCommandService(context.Background(), r, store, es.Options{Logger: log, ConflictRetries: 1})
 		Expect(err).NotTo(HaveOccurred())
-		Expect(svc.Execute(context.Background(), OpenAccount{ID: uuid.New(), Owner: "Ann", Email: "a@x"})).To(Succeed())
+		Expect(svc.Execute(context.Background(), OpenAccount{ID: uuid.New(), Owner: "Ann", Email: "a@x"})).To(estest.Committed())
 		Expect(buf.String()).NotTo(ContainSubstring("command executed"))
 		Expect(buf.String()).To(MatchRegexp(`level=WARN msg="command conflict: running it again" command=bank.OpenAccount attempt=1 retries=1 error=`))
 	})

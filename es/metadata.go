@@ -2,7 +2,6 @@ package es
 
 import (
 	"context"
-	"errors"
 	"maps"
 	"sync"
 
@@ -80,9 +79,4 @@ func (x *execution) command() uuid.UUID {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	return x.commandID
-}
-
-func isAfterCommit(err error) bool {
-	_, ok := errors.AsType[*AfterCommitError](err)
-	return ok
 }

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 
 	"github.com/consequent/consequent/es"
+	"github.com/consequent/consequent/estest"
 	. "github.com/consequent/consequent/internal/testdomain"
 	"github.com/google/uuid"
 	. "github.com/onsi/ginkgo/v2"
@@ -69,7 +70,7 @@ var _ = Describe("SetMetadata", func() {
 		svc, err := es.NewCommandService(context.Background(), r, store, es.Options{ConflictRetries: 1, Logger: slog.New(slog.DiscardHandler)})
 		Expect(err).NotTo(HaveOccurred())
 		id := uuid.New()
-		Expect(svc.Execute(context.Background(), tagged{ID: id})).To(Succeed())
+		Expect(svc.Execute(context.Background(), tagged{ID: id})).To(estest.Committed())
 		recs, err := store.LoadStream(context.Background(), id, es.StreamQuery{})
 		Expect(err).NotTo(HaveOccurred())
 		Expect(recs).To(HaveLen(1))

@@ -56,7 +56,11 @@ type CommandEnd struct {
 	// retries ran out.
 	Conflicts int
 	Events    []Envelope // the events stored, with their versions and log positions
-	Err       error      // what Execute reports for this command (nil when committed cleanly)
+	// Err is why nothing was stored (OutcomeRefused, OutcomeFailed) or, with
+	// OutcomeCommitted, what failed after the commit (its [*AfterCommitError]s,
+	// joined), which Execute reports in [Result.Failures]; nil when the command
+	// committed cleanly.
+	Err error
 }
 
 // Outcome says how a command ended.
@@ -64,7 +68,8 @@ type Outcome string
 
 const (
 	// OutcomeCommitted: the command and its events (maybe none) are stored. Err
-	// may still be set when an after-commit hook failed.
+	// may still be set when an after-commit hook or middleware failed after the
+	// commit.
 	OutcomeCommitted Outcome = "committed"
 	// OutcomeRefused: the command's own answer, nothing stored: invalid input
 	// ([*ValidationError]), a rule of the domain (the handler's error), a missing
@@ -79,8 +84,6 @@ const (
 func outcomeOf(err error) Outcome {
 	switch {
 	case err == nil:
-		return OutcomeCommitted
-	case isAfterCommit(err):
 		return OutcomeCommitted
 	case refused(err):
 		return OutcomeRefused

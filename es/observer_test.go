@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/consequent/consequent/es"
+	"github.com/consequent/consequent/estest"
 	. "github.com/consequent/consequent/internal/testdomain"
 	"github.com/google/uuid"
 	. "github.com/onsi/ginkgo/v2"
@@ -101,8 +102,8 @@ var _ = Describe("an Observer", func() {
 		id := uuid.New()
 		w.exec(OpenAccount{ID: id, Owner: "Ann", Email: "ann@example.com"})
 		w.exec(Deposit{ID: id, Amount: 5})
-		Expect(w.svc.Execute(w.ctx, Deposit{ID: id, Amount: -1})).To(HaveOccurred())
-		Expect(w.svc.Execute(w.ctx, unhandled{})).To(HaveOccurred())
+		Expect(w.svc.Execute(w.ctx, Deposit{ID: id, Amount: -1})).Error().To(HaveOccurred())
+		Expect(w.svc.Execute(w.ctx, unhandled{})).Error().To(HaveOccurred())
 
 		Expect(rec.Calls()).To(Equal([]string{
 			"command bank.OpenAccount",
@@ -129,6 +130,22 @@ var _ = Describe("an Observer", func() {
 		Expect(rec.starts[1].Command).To(Equal(Deposit{ID: id, Amount: 5}))
 	})
 
+	It("sees a command that committed as committed, with what failed after its commit", func() {
+		rec := &recorder{}
+		w := newWorld(func(r *es.Registry) {
+			RegisterBank(r)
+			r.AfterCommit(func(context.Context, []es.Envelope) { panic("hook bug") })
+		}, es.Options{Observer: rec, Logger: slog.New(slog.DiscardHandler)})
+		res, err := w.svc.Execute(w.ctx, OpenAccount{ID: uuid.New(), Owner: "Ann", Email: "a@x"})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(rec.ends).To(HaveLen(1))
+		Expect(rec.ends[0].Outcome).To(Equal(es.OutcomeCommitted))
+		Expect(rec.ends[0].ID).To(Equal(res.CommandID))
+		Expect(rec.ends[0].Events).To(HaveLen(1))
+		Expect(rec.ends[0].Err).To(MatchError(ContainSubstring("an after-commit hook failed: panic: hook bug")))
+		Expect(res.Failures).To(HaveLen(1))
+	})
+
 	It("sees conflicts as failed commits, and counts them on the command", func() {
 		rec := &recorder{}
 		r := es.NewRegistry()
@@ -136,7 +153,7 @@ var _ = Describe("an Observer", func() {
 		store := &conflictOnce{EventStore: newWorld(nil).store}
 		svc, err := es.NewCommandService(context.Background(), r, store, es.Options{ConflictRetries: 1, Observer: rec, Logger: slog.New(slog.DiscardHandler)})
 		Expect(err).NotTo(HaveOccurred())
-		Expect(svc.Execute(context.Background(), OpenAccount{ID: uuid.New(), Owner: "Ann", Email: "a@x"})).To(Succeed())
+		Expect(svc.Execute(context.Background(), OpenAccount{ID: uuid.New(), Owner: "Ann", Email: "a@x"})).To(estest.Committed())
 		Expect(rec.Calls()).To(Equal([]string{
 			"command bank.OpenAccount",
 			"commit bank.OpenAccount under command bank.OpenAccount",
@@ -193,8 +210,8 @@ var _ = Describe("an Observer", func() {
 		rec := &recorder{}
 		n := newNotebook(es.WorkerOptions{Observer: rec}, LineCounter("async", AsyncCounts, nil).Async())
 		note := uuid.New()
-		Expect(n.Svc.Execute(n.ctx, WriteLine{Note: note, N: 1}, es.WithMetadata("traceparent", "00-1-2-01"))).To(Succeed())
-		Expect(n.Svc.Execute(n.ctx, WriteLine{Note: note, N: 2})).To(Succeed())
+		Expect(n.Svc.Execute(n.ctx, WriteLine{Note: note, N: 1}, es.WithMetadata("traceparent", "00-1-2-01"))).To(estest.Committed())
+		Expect(n.Svc.Execute(n.ctx, WriteLine{Note: note, N: 2})).To(estest.Committed())
 		Expect(n.Worker.CatchUp(n.ctx)).To(Succeed())
 		Expect(rec.Calls()).To(Equal([]string{"batch async v1: 2 events", "end batch: error <nil>"}))
 		Expect(rec.batches[0].Projector).To(Equal("async"))

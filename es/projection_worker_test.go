@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/consequent/consequent/es"
+	"github.com/consequent/consequent/estest"
 	. "github.com/consequent/consequent/internal/testdomain"
 	"github.com/consequent/consequent/internal/workerspecs"
 	"github.com/consequent/consequent/memstore"
@@ -109,7 +110,7 @@ var _ = Describe("a projection worker and its registry", func() {
 		DeferCleanup(func() { stop(); <-done })
 		time.Sleep(50 * time.Millisecond) // the first poll is over: the next is an hour away
 		id := uuid.New()
-		Expect(svc.Execute(ctx, OpenAccount{ID: id, Owner: "Ann", Email: "a@x"})).To(Succeed())
+		Expect(svc.Execute(ctx, OpenAccount{ID: id, Owner: "Ann", Email: "a@x"})).To(estest.Committed())
 		Eventually(woke).Should(Receive())
 		Eventually(func() ([]ownerName, error) { return ownerNames.Find(ctx, store.Views(), nil) }).
 			WithTimeout(2*time.Second).Should(ConsistOf(ownerName{ID: id, Owner: "Ann"}), "woken by the commit, not by a poll")

@@ -77,7 +77,7 @@ var _ = Describe("projectors", func() {
 			r.AddProjector(newAccountProjector())
 			r.AddProjector(sneaky)
 		})
-		err := w.svc.Execute(w.ctx, OpenAccount{ID: uuid.New(), Owner: "Ann", Email: "a@x"})
+		_, err := w.svc.Execute(w.ctx, OpenAccount{ID: uuid.New(), Owner: "Ann", Email: "a@x"})
 		Expect(err).To(MatchError(es.ErrTableNotManaged))
 		Expect(err).To(MatchError(ContainSubstring("projector sneaky writes table other_records")))
 		Expect(err).To(MatchError(ContainSubstring("declare it in es.NewProjector")))
@@ -102,7 +102,7 @@ var _ = Describe("projectors", func() {
 		w.exec(Deposit{ID: from, Amount: 20})
 		before := w.log()
 
-		err := w.svc.Execute(w.ctx, Transfer{From: from, To: to, Amount: 13})
+		_, err := w.svc.Execute(w.ctx, Transfer{From: from, To: to, Amount: 13})
 		Expect(err).To(MatchError(errUnlucky))
 		Expect(err).To(MatchError(ContainSubstring("bank.Transfer")))
 		Expect(err).To(MatchError(ContainSubstring("projector superstitious: bank.Deposited of stream " + to.String() + " version 2")))

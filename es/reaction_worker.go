@@ -217,11 +217,14 @@ func durableHandler(svc *CommandService, wf *Workflow) func(context.Context, Env
 		for i, cmd := range a.Commands {
 			meta := execMeta{commandID: a.CommandIDs[i], userID: env.UserID, correlation: env.CorrelationID,
 				causation: env.ID, metadata: env.Metadata}
-			if err := svc.Execute(ctx, cmd, withMeta(meta)); !committed(err) {
+			res, err := svc.Execute(ctx, cmd, withMeta(meta))
+			switch {
+			case errors.Is(err, ErrDuplicateCommand): // an earlier attempt executed it
+			case err != nil:
 				return &WorkflowError{Workflow: wf.name, Event: env, Command: cmd, Err: err}
-			} else if err != nil && !errors.Is(err, ErrDuplicateCommand) {
+			case res.Err() != nil:
 				svc.rt.opts.Logger.Warn("a durable workflow's command committed, but what followed it failed",
-					"workflow", wf.name, "command", fmt.Sprintf("%T", cmd), "error", err)
+					"workflow", wf.name, "command", fmt.Sprintf("%T", cmd), "error", res.Err())
 			}
 		}
 		if err := svc.rt.storeSchedules(ctx, env, a); err != nil {
@@ -229,17 +232,6 @@ func durableHandler(svc *CommandService, wf *Workflow) func(context.Context, Env
 		}
 		return nil
 	}
-}
-
-// committed reports whether Execute's err leaves the command stored: no error,
-// a duplicate (stored before), or failures after the commit.
-func committed(err error) bool {
-	if err == nil || errors.Is(err, ErrDuplicateCommand) {
-		return true
-	}
-	_, wf := errors.AsType[*WorkflowError](err)
-	_, hook := errors.AsType[*AfterCommitError](err)
-	return wf || hook
 }
 
 func withMeta(m execMeta) ExecOption { return func(dst *execMeta) { *dst = m } }
@@ -323,17 +315,16 @@ func (w *ProjectionWorker) stepSchedule(ctx context.Context) (int, error) {
 func (w *ProjectionWorker) runScheduled(ctx context.Context, sc ScheduledCommand, cmd any) error {
 	meta := execMeta{commandID: sc.ID, scheduled: true, userID: sc.UserID, correlation: sc.CorrelationID,
 		causation: sc.CausationID, metadata: sc.Metadata}
-	err := w.opts.Service.Execute(ctx, cmd, withMeta(meta))
+	res, err := w.opts.Service.Execute(ctx, cmd, withMeta(meta))
 	switch {
 	case errors.Is(err, ErrDuplicateCommand): // it ran before: only its schedule is left
 		return w.sched.Unschedule(ctx, sc.ID)
-	case committed(err):
-		if err != nil {
-			w.log.Warn("a scheduled command committed, but what followed it failed", "command", sc.Type, "error", err)
-		}
-		return nil
+	case err != nil:
+		return err
+	case res.Err() != nil:
+		w.log.Warn("a scheduled command committed, but what followed it failed", "command", sc.Type, "error", res.Err())
 	}
-	return err
+	return nil
 }
 
 // ResumeScheduled clears the failure of a parked scheduled command, so that

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/consequent/consequent/es"
+	"github.com/consequent/consequent/estest"
 	. "github.com/consequent/consequent/internal/testdomain"
 	"github.com/consequent/consequent/memstore"
 	"github.com/google/uuid"
@@ -149,8 +150,8 @@ var _ = Describe("commands with an id of their own", func() {
 		w := newWorld(nil)
 		id, cmdID := uuid.New(), uuid.New()
 		w.exec(OpenAccount{ID: id, Owner: "Ann", Email: "a@x"})
-		Expect(w.svc.Execute(w.ctx, Deposit{ID: id, Amount: 5}, es.WithCommandID(cmdID))).To(Succeed())
-		err := w.svc.Execute(w.ctx, Deposit{ID: id, Amount: 5}, es.WithCommandID(cmdID))
+		Expect(w.svc.Execute(w.ctx, Deposit{ID: id, Amount: 5}, es.WithCommandID(cmdID))).To(estest.Committed())
+		_, err := w.svc.Execute(w.ctx, Deposit{ID: id, Amount: 5}, es.WithCommandID(cmdID))
 		Expect(err).To(MatchError(es.ErrDuplicateCommand))
 		Expect(w.account(id).Balance).To(Equal(int64(5)))
 		envs, err := w.svc.History(w.ctx, id)
@@ -200,7 +201,7 @@ var _ = Describe("scheduled commands", func() {
 
 	It("are stored with the events and run once due, once", func() {
 		r := newReactions(registerReminder, es.WorkerOptions{})
-		Expect(r.svc.Execute(r.ctx, decodeCmd(r.reg, "bank.OpenWithBonus", id))).To(Succeed())
+		Expect(r.svc.Execute(r.ctx, decodeCmd(r.reg, "bank.OpenWithBonus", id))).To(estest.Committed())
 		sched, err := r.svc.ScheduledCommands(r.ctx)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(sched).To(HaveExactElements(And(
@@ -225,8 +226,8 @@ var _ = Describe("scheduled commands", func() {
 
 	It("are cancelled by key", func() {
 		r := newReactions(registerReminder, es.WorkerOptions{})
-		Expect(r.svc.Execute(r.ctx, decodeCmd(r.reg, "bank.OpenWithBonus", id))).To(Succeed())
-		Expect(r.svc.Execute(r.ctx, decodeCmd(r.reg, "bank.CancelBonus", id))).To(Succeed())
+		Expect(r.svc.Execute(r.ctx, decodeCmd(r.reg, "bank.OpenWithBonus", id))).To(estest.Committed())
+		Expect(r.svc.Execute(r.ctx, decodeCmd(r.reg, "bank.CancelBonus", id))).To(estest.Committed())
 		Expect(r.svc.ScheduledCommands(r.ctx)).To(BeEmpty())
 		r.clock.Advance(48 * time.Hour)
 		r.catchUp()
@@ -235,8 +236,8 @@ var _ = Describe("scheduled commands", func() {
 
 	It("are not stored when the command fails", func() {
 		r := newReactions(registerReminder, es.WorkerOptions{})
-		Expect(r.svc.Execute(r.ctx, decodeCmd(r.reg, "bank.OpenWithBonus", id))).To(Succeed())
-		Expect(r.svc.Execute(r.ctx, decodeCmd(r.reg, "bank.OpenWithBonus", id))).To(MatchError(es.ErrAggregateExists))
+		Expect(r.svc.Execute(r.ctx, decodeCmd(r.reg, "bank.OpenWithBonus", id))).To(estest.Committed())
+		Expect(r.svc.Execute(r.ctx, decodeCmd(r.reg, "bank.OpenWithBonus", id))).Error().To(MatchError(es.ErrAggregateExists))
 		Expect(r.svc.ScheduledCommands(r.ctx)).To(HaveLen(1))
 	})
 
@@ -247,7 +248,7 @@ var _ = Describe("scheduled commands", func() {
 			})
 		}, es.WorkerOptions{Retries: 1})
 		r.exec(OpenAccount{ID: id, Owner: "Ann", Email: "a@x"})
-		Expect(r.svc.Execute(r.ctx, decodeCmd(r.reg, "bank.Later", id))).To(Succeed())
+		Expect(r.svc.Execute(r.ctx, decodeCmd(r.reg, "bank.Later", id))).To(estest.Committed())
 		r.clock.Advance(time.Minute)
 		r.catchUp()
 		sched, err := r.svc.ScheduledCommands(r.ctx)

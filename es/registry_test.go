@@ -151,7 +151,7 @@ var _ = Describe("Registry", func() {
 
 	It("refuses to execute a command without a handler, naming the fix", func() {
 		w := newWorld(nil)
-		err := w.svc.Execute(w.ctx, struct{ X int }{})
+		_, err := w.svc.Execute(w.ctx, struct{ X int }{})
 		Expect(err).To(MatchError(es.ErrNoHandler))
 		Expect(err).To(MatchError(ContainSubstring("register one with es.Handle")))
 	})

@@ -28,7 +28,7 @@ var _ = Describe("robustness", func() {
 		boom := es.NewProjector("boom", InlineCounts)
 		es.Project(boom, func(context.Context, es.Persistor, es.Envelope, NoteLine) error { panic("projector bug") })
 		n := newNotebook(es.WorkerOptions{}, boom)
-		err := n.Svc.Execute(n.ctx, WriteLine{Note: uuid.New()})
+		_, err := n.Svc.Execute(n.ctx, WriteLine{Note: uuid.New()})
 		var p *es.PanicError
 		Expect(errors.As(err, &p)).To(BeTrue(), "got %v", err)
 		Expect(p.Value).To(Equal("projector bug"))
@@ -41,7 +41,9 @@ var _ = Describe("robustness", func() {
 		w := es.NewWorkflow("explodes")
 		es.React(w, func(context.Context, *es.Reaction, es.Envelope, NoteLine) error { panic("workflow bug") })
 		n.Reg.AddWorkflow(w)
-		err := n.Svc.Execute(n.ctx, WriteLine{Note: uuid.New()})
+		res, err := n.Svc.Execute(n.ctx, WriteLine{Note: uuid.New()})
+		Expect(err).NotTo(HaveOccurred())
+		err = res.Err()
 		var we *es.WorkflowError
 		Expect(errors.As(err, &we)).To(BeTrue(), "got %v", err)
 		Expect(err.Error()).To(ContainSubstring("workflow bug"))
@@ -54,10 +56,14 @@ var _ = Describe("robustness", func() {
 		n.Reg.AfterCommit(func(context.Context, []es.Envelope) { panic("hook bug") })
 		var later int
 		n.Reg.AfterCommit(func(context.Context, []es.Envelope) { later++ })
-		err := n.Svc.Execute(n.ctx, WriteLine{Note: uuid.New()})
+		res, err := n.Svc.Execute(n.ctx, WriteLine{Note: uuid.New()})
+		Expect(err).NotTo(HaveOccurred(), "the command committed")
+		Expect(res.Events).To(HaveLen(1))
+		Expect(res.Failures).To(HaveLen(1))
+		err = res.Failures[0]
 		var ac *es.AfterCommitError
 		Expect(errors.As(err, &ac)).To(BeTrue(), "got %v", err)
-		Expect(err.Error()).To(ContainSubstring("the command committed, but an after-commit hook failed: panic: hook bug"))
+		Expect(err.Error()).To(ContainSubstring("command test.WriteLine committed, but an after-commit hook failed: panic: hook bug"))
 		Expect(later).To(Equal(1), "the other hooks ran")
 		log, _ := n.Store.ReadLog(n.ctx, es.Cursor{}, 0)
 		Expect(log).To(HaveLen(1), "the events are stored")
@@ -73,7 +79,9 @@ var _ = Describe("robustness", func() {
 		n.Reg.AddWorkflow(w)
 		svc, err := es.NewCommandService(n.ctx, n.Reg, n.Store, es.Options{MaxCascade: 5})
 		Expect(err).NotTo(HaveOccurred())
-		Expect(svc.Execute(n.ctx, WriteLine{Note: uuid.New()})).To(MatchError(es.ErrCascadeLimit))
+		res, err := svc.Execute(n.ctx, WriteLine{Note: uuid.New()})
+		Expect(err).NotTo(HaveOccurred(), "the command committed")
+		Expect(res.Err()).To(MatchError(es.ErrCascadeLimit))
 		log, _ := n.Store.ReadLog(n.ctx, es.Cursor{}, 0)
 		Expect(log).To(HaveLen(5))
 	})

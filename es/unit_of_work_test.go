@@ -26,7 +26,8 @@ var _ = Describe("UnitOfWork", func() {
 	// inHandler runs fn as a command handler and returns Execute's error.
 	inHandler := func(fn func(ctx context.Context, u *es.UnitOfWork) error) error {
 		handler = fn
-		return w.svc.Execute(w.ctx, run{})
+		_, err := w.svc.Execute(w.ctx, run{})
+		return err
 	}
 
 	It("keeps one instance per id (the identity map)", func() {

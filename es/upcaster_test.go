@@ -86,7 +86,7 @@ var _ = Describe("upcasters", func() {
 		Expect(de.Type).To(Equal("bank.AccountOpened"))
 		Expect(err).To(MatchError(fmt.Sprintf("decode event bank.AccountOpened of stream %s version 1: upcast from schema 1: no can do", id)))
 
-		err = w.svc.Execute(w.ctx, Deposit{ID: id, Amount: 1})
+		_, err = w.svc.Execute(w.ctx, Deposit{ID: id, Amount: 1})
 		decodeError(err)
 		Expect(err).To(MatchError(ContainSubstring("bank.Deposit")))
 	})
@@ -112,7 +112,7 @@ var _ = Describe("upcasters", func() {
 		id := uuid.New()
 		storeRaw(id, 1, "bank.AccountOpened", 3, `{"owner":"Ann","email":"a@x"}`)
 		storeRaw(id, 2, "bank.InterestPaid", 1, `{}`)
-		err := w.svc.Execute(w.ctx, Deposit{ID: id, Amount: 1})
+		_, err := w.svc.Execute(w.ctx, Deposit{ID: id, Amount: 1})
 		Expect(err).To(MatchError(es.ErrUnknownEventType))
 		de := decodeError(err)
 		Expect(de.Version).To(Equal(int64(2)))

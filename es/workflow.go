@@ -191,7 +191,8 @@ func (r *Reaction) nextID() uuid.UUID {
 
 // WorkflowError reports that a command committed but a workflow reacting to its
 // events, or a command the workflow issued, failed. The original command's events
-// are stored.
+// are stored: [CommandService.Execute] reports it in [Result.Failures], not as
+// its error. A durable workflow's worker retries the event it failed on.
 type WorkflowError struct {
 	Workflow string
 	Event    Envelope

@@ -100,14 +100,26 @@ var _ = Describe("workflows", func() {
 		Expect(cmds[0].CorrelationID).To(Equal(corr))
 	})
 
-	It("report a failing issued command as a *WorkflowError; the original events stay stored", func() {
+	It("report a failing issued command in the result, as a follow-up and a *WorkflowError; Execute's error is nil, the original events stay stored", func() {
 		greedy := es.NewWorkflow("greedy")
 		es.React(greedy, func(_ context.Context, r *es.Reaction, e es.Envelope, _ AccountOpened) error {
 			r.Execute(Withdraw{ID: e.StreamID, Amount: 100})
 			return nil
 		})
 		w := withWorkflows(es.Options{}, greedy)
-		err := w.svc.Execute(w.ctx, OpenAccount{ID: id, Owner: "Ann", Email: "a@x"})
+		res, err := w.svc.Execute(w.ctx, OpenAccount{ID: id, Owner: "Ann", Email: "a@x"})
+		Expect(err).NotTo(HaveOccurred(), "the command committed")
+		Expect(res.Events).To(HaveLen(1))
+		Expect(res.FollowUps).To(HaveLen(1))
+		f := res.FollowUps[0]
+		Expect(f.Workflow).To(Equal("greedy"))
+		Expect(f.Cause.ID).To(Equal(res.Events[0].ID))
+		Expect(f.Command).To(Equal(Withdraw{ID: id, Amount: 100}))
+		Expect(f.CommandID).To(BeZero())
+		Expect(f.Events).To(BeEmpty())
+		Expect(f.Err).To(MatchError(ErrInsufficientFunds))
+		Expect(res.Failures).To(HaveLen(1))
+		err = res.Err()
 		var we *es.WorkflowError
 		Expect(errors.As(err, &we)).To(BeTrue(), "got %v", err)
 		Expect(we.Workflow).To(Equal("greedy"))
@@ -119,12 +131,15 @@ var _ = Describe("workflows", func() {
 		Expect(w.events(id)).To(Equal([]any{AccountOpened{Owner: "Ann", Email: "a@x"}}))
 	})
 
-	It("report a failing workflow handler as a *WorkflowError, and the other workflows still run", func() {
+	It("report a failing workflow handler in the result as a *WorkflowError, and the other workflows still run", func() {
 		errNope := errors.New("nope")
 		broken := es.NewWorkflow("broken")
 		es.React(broken, func(context.Context, *es.Reaction, es.Envelope, AccountOpened) error { return errNope })
 		w := withWorkflows(es.Options{}, broken, welcome(counter))
-		err := w.svc.Execute(w.ctx, OpenAccount{ID: id, Owner: "Ann", Email: "a@x"})
+		res, err := w.svc.Execute(w.ctx, OpenAccount{ID: id, Owner: "Ann", Email: "a@x"})
+		Expect(err).NotTo(HaveOccurred(), "the command committed")
+		Expect(res.FollowUps).To(HaveLen(3), "the welcome workflow's")
+		err = res.Err()
 		var we *es.WorkflowError
 		Expect(errors.As(err, &we)).To(BeTrue(), "got %v", err)
 		Expect(we.Workflow).To(Equal("broken"))
@@ -141,8 +156,11 @@ var _ = Describe("workflows", func() {
 			return nil
 		})
 		w := withWorkflows(es.Options{MaxCascade: 5}, forever)
-		err := w.svc.Execute(w.ctx, Increment{ID: counter, By: 1})
-		Expect(err).To(MatchError(es.ErrCascadeLimit))
+		res, err := w.svc.Execute(w.ctx, Increment{ID: counter, By: 1})
+		Expect(err).NotTo(HaveOccurred(), "the command committed")
+		Expect(res.FollowUps).To(HaveLen(4))
+		Expect(res.Err()).To(MatchError(es.ErrCascadeLimit))
+		Expect(res.Err()).To(MatchError(ContainSubstring("5 commands ran and workflows issued 1 more, not run")))
 		Expect(trace).To(HaveLen(5))
 		Expect(w.events(counter)).To(HaveLen(5))
 	})

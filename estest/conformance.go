@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"reflect"
 	"slices"
 	"time"
@@ -25,20 +26,26 @@ type storeCase struct {
 // when it has them, its [es.ProjectionStore], [es.ReadModelStore] and
 // [es.BrowseStore] and [es.SnapshotStore] methods, against the contract in
 // package es, in the manner of testing/fstest.TestFS. Each
-// case runs on a fresh store from newStore. It returns nil when every case passes,
+// case runs on a fresh store from newStore, closed after it when it
+// implements io.Closer (see [Backend]). It returns nil when every case passes,
 // else the failures joined, each naming the case and the contract it checks. Use it
 // from any test framework:
 //
 //	Expect(estest.TestEventStore(ctx, pgtest.Backend)).To(Succeed())
 func TestEventStore(ctx context.Context, newStore Backend) error {
 	var errs []error
-	for _, c := range slices.Concat(storeCases(), viewCases(), projectionCases(), rebuildCases(), browseCases(), snapshotCases(), reactionCases()) {
+	for _, c := range slices.Concat(storeCases(), viewCases(), projectionCases(), rebuildCases(), browseCases(), snapshotCases(), reactionCases(), commandCases()) {
 		s, err := newStore(ctx)
 		if err != nil {
 			return fmt.Errorf("estest.TestEventStore: new store: %w", err)
 		}
 		if err := c.run(ctx, s); err != nil {
 			errs = append(errs, fmt.Errorf("%s (contract: %s): %w", c.name, c.contract, err))
+		}
+		if closer, ok := s.(io.Closer); ok {
+			if err := closer.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("%s: closing the store (%T): %w", c.name, s, err))
+			}
 		}
 	}
 	return errors.Join(errs...)

@@ -28,6 +28,13 @@
 // matcher; [Invalid] matches validation errors by field. [Scenario.ThenNoEvents]
 // checks a command that changes nothing.
 //
+// As with [es.CommandService.Execute], a command fails only when it stored
+// nothing. What fails after it committed (a workflow, a command a workflow
+// issued, an after-commit hook) is a follow-up failure: Then and ThenFails
+// report it, naming it, unless [Scenario.ThenFollowUpFails] expects it, after
+// which Then checks the events stored. [Committed] matches Execute's result
+// outside scenarios.
+//
 // # Failure output
 //
 // A failing Then prints what was given, the command and a table of expected and
@@ -76,7 +83,8 @@
 // use [Fixture.WithT]. Failures point at the spec's own line. Each scenario has its
 // own store from [Options.Backend] ([Memory] by default), a manual clock starting
 // at [DefaultStart] and sequential ids, so specs are deterministic and can run in
-// parallel. Write spec bodies in a function of the backend to run them on both:
+// parallel. A store that implements io.Closer (a database made for the
+// scenario) is closed when the spec ends; see [Backend]. Write spec bodies in a function of the backend to run them on both:
 //
 //	func blogSpecs(backend estest.Backend) { … estest.New(blog.Register, estest.Options{Backend: backend}) … }
 //

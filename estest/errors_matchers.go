@@ -2,10 +2,10 @@ package estest
 
 import (
 	"errors"
-
 	"fmt"
 	"strings"
 
+	"github.com/consequent/consequent/es"
 	"github.com/onsi/gomega/types"
 )
 
@@ -98,4 +98,39 @@ func (m *invalidFieldMatcher) FailureMessage(actual any) string {
 
 func (m *invalidFieldMatcher) NegatedFailureMessage(actual any) string {
 	return fmt.Sprintf("Expected no validation error with field %s %q, got:\n  %v", m.field, m.text, actual)
+}
+
+// Committed matches the [*es.Result] of a command that committed with nothing
+// failing after its commit: no workflow, follow-up command or after-commit
+// hook failed ([es.Result.Failures] is empty). Given Execute's two results,
+// Gomega first requires the error to be nil (the command committed):
+//
+//	Expect(svc.Execute(ctx, blog.PublishPost{PostID: id})).To(estest.Committed())
+func Committed() types.GomegaMatcher { return committedMatcher{} }
+
+type committedMatcher struct{}
+
+func (committedMatcher) Match(actual any) (bool, error) {
+	r, ok := actual.(*es.Result)
+	if !ok {
+		return false, fmt.Errorf("estest.Committed matches the *es.Result of CommandService.Execute, not %T", actual)
+	}
+	return r != nil && r.Err() == nil, nil
+}
+
+func (committedMatcher) FailureMessage(actual any) string {
+	r, _ := actual.(*es.Result)
+	if r == nil {
+		return "Expected the command to commit, but Execute returned no result"
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "Expected the command to commit with nothing failing after it; it committed (%s), but then:", countOf(len(r.Events), "event"))
+	for _, f := range r.Failures {
+		fmt.Fprintf(&b, "\n  %s", indent(f.Error(), "  "))
+	}
+	return b.String()
+}
+
+func (committedMatcher) NegatedFailureMessage(any) string {
+	return "Expected the command not to commit cleanly, but it did"
 }

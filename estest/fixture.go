@@ -19,6 +19,38 @@ import (
 
 // Backend makes a fresh, empty event store for one scenario. [Memory] is the
 // default; pgstore/pgtest provides one on PostgreSQL.
+//
+// A store that holds resources of its own, which must go when the scenario
+// ends (a database or schema made for it, a connection pool), implements
+// [io.Closer]: the scenario owns the store its backend made, and closes it
+// (after its command service) when the spec ends, through Ginkgo's
+// DeferCleanup, or the Cleanup of the *testing.T given to [Fixture.WithT]; a
+// Close error fails the spec. projectortest does the same, and
+// [TestEventStore] closes each store after its case. A backend whose stores
+// share something that outlives them (pgtest's process database, reset for the
+// next scenario) returns stores without a Close method.
+//
+//	func perScenarioDB(ctx context.Context) (es.EventStore, error) {
+//		pool, drop, err := makeDatabase(ctx) // a migrated database of its own
+//		if err != nil {
+//			return nil, err
+//		}
+//		store, err := pgstore.New(pool, pgstore.Config{})
+//		if err != nil {
+//			pool.Close()
+//			return nil, errors.Join(err, drop())
+//		}
+//		return closing{store, func() error { pool.Close(); return drop() }}, nil
+//	}
+//
+//	// closing is a pgstore.Store (its methods promoted: it still implements
+//	// es.ProjectionStore and the others) with a Close method.
+//	type closing struct {
+//		*pgstore.Store
+//		close func() error
+//	}
+//
+//	func (c closing) Close() error { return c.close() }
 type Backend func(ctx context.Context) (es.EventStore, error)
 
 // Memory is the in-memory backend: a new [memstore.Store] per scenario.
@@ -115,13 +147,13 @@ func New(register func(*es.Registry), opts ...Options) *Fixture {
 
 // Scenario returns a new, empty scenario whose failures go to Ginkgo (through
 // Gomega's default fail handler).
-func (f *Fixture) Scenario() *Scenario { return f.newScenario(gomega.Default) }
+func (f *Fixture) Scenario() *Scenario { return f.newScenario(gomega.Default, nil) }
 
 // WithT returns a new, empty scenario whose failures go to t, for plain go test:
 //
 //	blogSpec.WithT(t).Given(postID, blog.PostAdded{}).When(cmd).Then(…)
 func (f *Fixture) WithT(t types.GomegaTestingT) *Scenario {
-	return f.newScenario(gomega.NewWithT(t))
+	return f.newScenario(gomega.NewWithT(t), t)
 }
 
 // WithContext returns a new, empty scenario whose store, commands and workflows
@@ -132,12 +164,12 @@ func (f *Fixture) WithT(t types.GomegaTestingT) *Scenario {
 //		blogSpec.WithContext(ctx).Given(postID, added...).When(blog.PublishPost{PostID: postID}).Then(…)
 //	})
 func (f *Fixture) WithContext(ctx context.Context) *Scenario {
-	return f.newScenario(gomega.Default).WithContext(ctx)
+	return f.newScenario(gomega.Default, nil).WithContext(ctx)
 }
 
 // WithGomega returns a new, empty scenario that reports failures through g, for
 // example the Gomega an Eventually callback receives.
-func (f *Fixture) WithGomega(g gomega.Gomega) *Scenario { return f.newScenario(g) }
+func (f *Fixture) WithGomega(g gomega.Gomega) *Scenario { return f.newScenario(g, nil) }
 
 // Given starts a scenario with events already stored in a stream; see [Scenario.Given].
 func (f *Fixture) Given(streamID uuid.UUID, events ...any) *Scenario {

@@ -16,12 +16,28 @@ import (
 //
 //	Expect(s.Result()).To(estest.HaveEvents(blog.PostPublished{PublishedAt: t}))
 type Result struct {
-	Given    []es.Envelope // events stored by Given, in order
-	Command  any           // the When command; nil after WhenEvent
-	Event    *es.Envelope  // the WhenEvent event; nil after When
-	Err      error         // the command's error, or the workflows' after WhenEvent
-	Events   []es.Envelope // events the When command stored, read back from the store
-	Commands []any         // commands the workflows issued after WhenEvent
+	Given   []es.Envelope // events stored by Given, in order
+	Command any           // the When command; nil after WhenEvent
+	Event   *es.Envelope  // the WhenEvent event; nil after When
+	// Err is why the When command failed, having stored nothing (Execute's
+	// error), or the workflows' error after WhenEvent.
+	Err error
+	// Execution is what Execute returned for the When command when it
+	// committed (nil when it failed, and after WhenEvent): the record's id, its
+	// events as stored, the follow-up commands of synchronous workflows and
+	// how each ended.
+	Execution *es.Result
+	// FollowUpErr is what failed after the When command committed: a
+	// synchronous workflow or a command it issued, an after-commit hook
+	// (Execution.Failures), a durable workflow, a scheduled command that came
+	// due; joined. [HaveEvents] and [FailWith] fail on it unless
+	// [Scenario.ThenFollowUpFails] checked it.
+	FollowUpErr error
+	// Events are the events the When command stored, and those of the commands
+	// that followed it (workflows, scheduled commands that came due), read back
+	// from the store.
+	Events   []es.Envelope
+	Commands []any // commands the workflows issued after WhenEvent
 	// Scheduled are the scheduled commands: after When, those pending in the
 	// store (read when a Then needs them); after WhenEvent, those the
 	// workflows scheduled. Cancelled are the keys the workflows cancelled
@@ -29,8 +45,12 @@ type Result struct {
 	Scheduled []es.Scheduled
 	Cancelled []string
 
-	names *es.Registry
+	names            *es.Registry
+	followUpsChecked bool // ThenFollowUpFails expected FollowUpErr
 }
+
+// followUpFailed reports whether a follow-up failed that no spec expects.
+func (r *Result) followUpFailed() bool { return r.FollowUpErr != nil && !r.followUpsChecked }
 
 func asResult(matcher string, actual any) (*Result, error) {
 	r, ok := actual.(*Result)
@@ -40,14 +60,16 @@ func asResult(matcher string, actual any) (*Result, error) {
 	return r, nil
 }
 
-// HaveEvents succeeds when the command succeeded and stored exactly the expected
-// events in order: event values compared field by field, or Gomega matchers given
-// the event value.
+// HaveEvents succeeds when the command committed and stored exactly the expected
+// events in order, and nothing failed after its commit (unless
+// [Scenario.ThenFollowUpFails] checked that failure): event values compared
+// field by field, or Gomega matchers given the event value.
 func HaveEvents(expected ...any) types.GomegaMatcher {
 	return &listMatcher{name: "HaveEvents", expected: expected, events: true}
 }
 
-// HaveNoEvents succeeds when the command succeeded and stored no events.
+// HaveNoEvents succeeds when the command committed, stored no events, and
+// nothing failed after its commit.
 func HaveNoEvents() types.GomegaMatcher { return HaveEvents() }
 
 // HaveCommands succeeds when the workflows issued exactly the expected commands in
@@ -68,7 +90,7 @@ func (m *listMatcher) Match(actual any) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	if r.Err != nil {
+	if r.Err != nil || (m.events && r.followUpFailed()) {
 		return false, nil
 	}
 	if m.events && r.Command == nil {
@@ -112,6 +134,12 @@ func (m *listMatcher) FailureMessage(actual any) string {
 		fmt.Fprintf(&b, "Then: expected %s, but the %s failed:\n  %s\n", countOf(len(m.expected), noun[:len(noun)-1]), failedWhat(r), indent(r.Err.Error(), "  "))
 		return b.String()
 	}
+	if m.events && r.followUpFailed() {
+		fmt.Fprintf(&b, "Then: expected %s, but after the command committed, a follow-up failed:\n  %s\n", countOf(len(m.expected), "event"), indent(r.FollowUpErr.Error(), "  "))
+		writeStored(&b, r)
+		b.WriteString("(ThenFollowUpFails expects a failure after the commit; then Then checks the events.)\n")
+		return b.String()
+	}
 	fmt.Fprintf(&b, "Then: the %s differ:\n", noun)
 	writeTable(&b, m.rows)
 	writeDetails(&b, m.rows, noun[:len(noun)-1])
@@ -144,40 +172,63 @@ func failedWhat(r *Result) string {
 // FailWith succeeds when the command failed as expected: expected is an error
 // (matched with errors.Is), a string (contained in the error's message) or a Gomega
 // matcher given the error.
-func FailWith(expected any) types.GomegaMatcher { return &failMatcher{expected: expected} }
+func FailWith(expected any) types.GomegaMatcher {
+	return &failMatcher{name: "FailWith", expected: expected}
+}
+
+// FailFollowUpWith succeeds when the command committed and then a follow-up
+// failed as expected (the result's FollowUpErr): expected is as for
+// [FailWith].
+func FailFollowUpWith(expected any) types.GomegaMatcher {
+	return &failMatcher{name: "FailFollowUpWith", expected: expected, followUp: true}
+}
 
 type failMatcher struct {
+	name     string
 	expected any
+	followUp bool // FollowUpErr, not Err
 	detail   string
 }
 
+// err is the error m looks at.
+func (m *failMatcher) err(r *Result) error {
+	if m.followUp {
+		if r.Err != nil {
+			return nil // the command failed: no follow-up ran
+		}
+		return r.FollowUpErr
+	}
+	return r.Err
+}
+
 func (m *failMatcher) Match(actual any) (bool, error) {
-	r, err := asResult("FailWith", actual)
+	r, err := asResult(m.name, actual)
 	if err != nil {
 		return false, err
 	}
-	if r.Err == nil {
+	got := m.err(r)
+	if got == nil {
 		return false, nil
 	}
 	switch e := m.expected.(type) {
 	case types.GomegaMatcher:
-		ok, err := e.Match(r.Err)
+		ok, err := e.Match(got)
 		if err != nil {
 			return false, err
 		}
 		if !ok {
-			m.detail = e.FailureMessage(r.Err)
+			m.detail = e.FailureMessage(got)
 		}
 		return ok, nil
 	case error:
-		return errors.Is(r.Err, e), nil
+		return errors.Is(got, e), nil
 	case string:
 		if e == "" {
-			return false, errors.New("estest.FailWith(\"\") would match any error: give part of the expected message, or a sentinel error")
+			return false, fmt.Errorf("estest.%s(\"\") would match any error: give part of the expected message, or a sentinel error", m.name)
 		}
-		return strings.Contains(r.Err.Error(), e), nil
+		return strings.Contains(got.Error(), e), nil
 	}
-	return false, fmt.Errorf("estest.FailWith takes an error, a string or a Gomega matcher, not %T", m.expected)
+	return false, fmt.Errorf("estest.%s takes an error, a string or a Gomega matcher, not %T", m.name, m.expected)
 }
 
 func (m *failMatcher) want() string {
@@ -191,9 +242,19 @@ func (m *failMatcher) want() string {
 }
 
 func (m *failMatcher) FailureMessage(actual any) string {
-	r, _ := asResult("FailWith", actual)
+	r, _ := asResult(m.name, actual)
 	var b strings.Builder
 	writeContext(&b, r)
+	if m.followUp {
+		m.followUpFailure(&b, r)
+		return b.String()
+	}
+	if r.Err == nil && r.FollowUpErr != nil {
+		fmt.Fprintf(&b, "Then: expected the command to fail with %s, but it committed; what failed came after the commit:\n  %s\n", m.want(), indent(r.FollowUpErr.Error(), "  "))
+		writeStored(&b, r)
+		b.WriteString("(ThenFollowUpFails checks a failure after the commit.)\n")
+		return b.String()
+	}
 	if r.Err == nil {
 		fmt.Fprintf(&b, "Then: expected the %s to fail with %s, but it succeeded", failedWhat(r), m.want())
 		if r.Command != nil {
@@ -213,11 +274,39 @@ func (m *failMatcher) FailureMessage(actual any) string {
 	return b.String()
 }
 
+// followUpFailure explains why FailFollowUpWith did not match.
+func (m *failMatcher) followUpFailure(b *strings.Builder, r *Result) {
+	switch {
+	case r.Err != nil:
+		fmt.Fprintf(b, "Then: expected the command to commit and then a follow-up to fail with %s, but the command failed, storing nothing:\n  %s\n", m.want(), indent(r.Err.Error(), "  "))
+	case r.FollowUpErr == nil:
+		fmt.Fprintf(b, "Then: expected a follow-up of the command to fail with %s, but nothing failed after its commit.\n", m.want())
+		writeStored(b, r)
+	default:
+		fmt.Fprintf(b, "Then: expected a follow-up of the command to fail with %s, but what failed after its commit was:\n  %s\n", m.want(), indent(r.FollowUpErr.Error(), "  "))
+		if m.detail != "" {
+			fmt.Fprintf(b, "\n%s\n", m.detail)
+		}
+	}
+}
+
+// writeStored lists the events the command (and what followed it) stored.
+func writeStored(b *strings.Builder, r *Result) {
+	fmt.Fprintf(b, "Stored: %s\n", countOf(len(r.Events), "event"))
+	for _, e := range r.Events {
+		fmt.Fprintf(b, "  %s %s\n", e.Type, e.Data)
+	}
+}
+
 func (m *failMatcher) NegatedFailureMessage(actual any) string {
-	r, _ := asResult("FailWith", actual)
+	r, _ := asResult(m.name, actual)
 	var b strings.Builder
 	writeContext(&b, r)
-	fmt.Fprintf(&b, "Then: expected the %s not to fail with %s, but it did:\n  %v\n", failedWhat(r), m.want(), r.Err)
+	what := failedWhat(r)
+	if m.followUp {
+		what = "follow-ups"
+	}
+	fmt.Fprintf(&b, "Then: expected the %s not to fail with %s, but it did:\n  %v\n", what, m.want(), m.err(r))
 	return b.String()
 }
 

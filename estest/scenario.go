@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"time"
 
 	"github.com/consequent/consequent/es"
+	"github.com/consequent/consequent/internal/cleanup"
 	"github.com/google/uuid"
 	"github.com/onsi/gomega"
+	"github.com/onsi/gomega/types"
 )
 
 // offset makes failures point at the spec line that called a Scenario or Fixture
@@ -22,6 +25,7 @@ const offset = 2
 type Scenario struct {
 	f       *Fixture
 	g       gomega.Gomega
+	t       types.GomegaTestingT // from WithT, for the release of the store; else nil
 	ctx     context.Context
 	clock   *es.ManualClock
 	ids     es.IDGenerator
@@ -35,8 +39,8 @@ type Scenario struct {
 	stored  []es.Envelope
 }
 
-func (f *Fixture) newScenario(g gomega.Gomega) *Scenario {
-	return &Scenario{f: f, g: g, ctx: context.Background(), clock: es.NewManualClock(f.opts.Start), ids: f.opts.IDs()}
+func (f *Fixture) newScenario(g gomega.Gomega, t types.GomegaTestingT) *Scenario {
+	return &Scenario{f: f, g: g, t: t, ctx: context.Background(), clock: es.NewManualClock(f.opts.Start), ids: f.opts.IDs()}
 }
 
 // setup builds the registry, store and service on first use.
@@ -69,6 +73,9 @@ func (s *Scenario) setup(off int) bool {
 	if !s.g.Expect(err).WithOffset(off).To(succeed("estest: the backend could not make a store")) {
 		return false
 	}
+	if !s.release(off+1, store) {
+		return false
+	}
 	opts := s.f.opts.Service
 	opts.Clock, opts.IDs, opts.DisableWorkflows = s.clock, s.ids, !s.f.opts.Workflows
 	s.svc, err = es.NewCommandService(s.ctx, s.reg, store, opts)
@@ -91,6 +98,30 @@ func (s *Scenario) setup(off int) bool {
 	}
 	s.ready = true
 	return true
+}
+
+// release arranges for the scenario's store to be closed when the spec ends,
+// after the command service, when it implements io.Closer (see [Backend]).
+func (s *Scenario) release(off int, store es.EventStore) bool {
+	c, ok := store.(io.Closer)
+	if !ok {
+		return true
+	}
+	released := cleanup.At(s.t, func() error {
+		var err error
+		if s.svc != nil {
+			err = s.svc.Close()
+		}
+		if cerr := c.Close(); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("estest: releasing the scenario's store (%T): %w", store, cerr))
+		}
+		return err
+	})
+	if !released {
+		_ = c.Close()
+		s.misuse(off, fmt.Sprintf("the backend's store (%T) must be closed when the scenario ends, but the scenario runs neither in a Ginkgo spec nor under a *testing.T: use Fixture.WithT(t)", store))
+	}
+	return released
 }
 
 // WithContext makes the scenario's store, commands and workflows run under ctx;
@@ -159,9 +190,14 @@ func (s *Scenario) givenCommands(off int, cmds []any) *Scenario {
 	}
 	for _, cmd := range cmds {
 		s.collect, s.stored = true, nil
-		err := errors.Join(s.svc.Execute(s.ctx, cmd), s.drive())
-		s.collect = false
+		res, err := s.svc.Execute(s.ctx, cmd)
 		if !s.g.Expect(err).WithOffset(off).To(succeed(fmt.Sprintf("estest: given command %T failed", cmd))) {
+			s.collect = false
+			return s
+		}
+		err = errors.Join(res.Err(), s.drive())
+		s.collect = false
+		if !s.g.Expect(err).WithOffset(off).To(succeed(fmt.Sprintf("estest: given command %T committed, but a follow-up failed", cmd))) {
 			return s
 		}
 		s.history = append(s.history, s.stored...)
@@ -190,7 +226,11 @@ func (s *Scenario) AdvanceClock(d time.Duration) *Scenario {
 			return s
 		}
 		s.result.Events = append(s.result.Events, events...)
-		s.result.Err = errors.Join(s.result.Err, err)
+		if s.result.Err == nil {
+			s.result.FollowUpErr = errors.Join(s.result.FollowUpErr, err)
+		} else {
+			s.result.Err = errors.Join(s.result.Err, err)
+		}
 		s.result.Scheduled = nil
 		return s
 	}
@@ -240,6 +280,9 @@ func (s *Scenario) drive() error {
 
 // When executes cmd through the application's real command service (validation,
 // handler, unique keys, commit, inline projectors) and keeps the outcome for Then.
+// With [Options.Workflows], the workflows' follow-up commands run too; what
+// fails after the command committed is the result's FollowUpErr, which Then and
+// its siblings report unless [Scenario.ThenFollowUpFails] expects it.
 func (s *Scenario) When(cmd any, opts ...es.ExecOption) *Scenario { return s.when(offset, cmd, opts) }
 
 func (s *Scenario) when(off int, cmd any, opts []es.ExecOption) *Scenario {
@@ -247,14 +290,20 @@ func (s *Scenario) when(off int, cmd any, opts []es.ExecOption) *Scenario {
 		return s
 	}
 	s.collect, s.stored = true, nil
-	err := s.svc.Execute(s.ctx, cmd, opts...)
-	err = errors.Join(err, s.drive())
+	res, err := s.svc.Execute(s.ctx, cmd, opts...)
+	derr := s.drive()
 	s.collect = false
 	events, rerr := s.reread(s.stored)
 	if !s.g.Expect(rerr).WithOffset(off).To(succeed("estest: the store could not give back what the command stored")) {
 		return s
 	}
-	s.result = &Result{Given: s.history, Command: cmd, Err: err, Events: events, names: s.reg}
+	r := &Result{Given: s.history, Command: cmd, Err: err, Execution: res, Events: events, names: s.reg}
+	if err != nil {
+		r.Err = errors.Join(err, derr)
+	} else {
+		r.FollowUpErr = errors.Join(res.Err(), derr)
+	}
+	s.result = r
 	return s
 }
 
@@ -355,13 +404,38 @@ func (s *Scenario) ThenNoEvents() {
 	}
 }
 
-// ThenFails checks that the When command failed. expected is an error (matched
-// with errors.Is, so sentinels like es.ErrAggregateNotFound work), a string (the
-// error's message must contain it), or a Gomega matcher given the error.
+// ThenFails checks that the When command failed, storing nothing. expected is
+// an error (matched with errors.Is, so sentinels like es.ErrAggregateNotFound
+// work), a string (the error's message must contain it), or a Gomega matcher
+// given the error. A command that committed does not fail, whatever failed
+// after it: see [Scenario.ThenFollowUpFails].
 func (s *Scenario) ThenFails(expected any) {
 	if s.needResult(offset - 1) {
 		s.g.Expect(s.result).WithOffset(offset - 1).To(FailWith(expected))
 	}
+}
+
+// ThenFollowUpFails checks that the When command committed and that then a
+// follow-up failed: a workflow reacting to its events, a command a workflow
+// issued, an after-commit hook (the result's FollowUpErr). expected is as for
+// [Scenario.ThenFails]. It returns s: the failure being expected, Then and
+// its siblings check the events stored, which they would otherwise refuse to
+// do:
+//
+//	withWorkflows.Given(acc, AccountOpened{}).When(Withdraw{ID: acc, Amount: 1500}).
+//		ThenFollowUpFails(ErrMailDown).
+//		Then(MoneyWithdrawn{Amount: 1500})
+func (s *Scenario) ThenFollowUpFails(expected any) *Scenario {
+	if s.needResult(offset - 1) {
+		if s.result.Event != nil {
+			s.misuse(offset-1, "ThenFollowUpFails after WhenEvent: WhenEvent executes no command; use ThenFails for the workflows' error")
+			return s
+		}
+		if s.g.Expect(s.result).WithOffset(offset - 1).To(FailFollowUpWith(expected)) {
+			s.result.followUpsChecked = true
+		}
+	}
+	return s
 }
 
 // ThenCommands checks that the workflows, given the WhenEvent event, issued exactly

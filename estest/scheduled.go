@@ -35,7 +35,7 @@ func (m *scheduledMatcher) Match(actual any) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	if r.Err != nil {
+	if r.Err != nil || r.followUpFailed() {
 		return false, nil
 	}
 	var exp []any
@@ -83,6 +83,11 @@ func (m *scheduledMatcher) FailureMessage(actual any) string {
 	writeContext(&b, r)
 	if r.Err != nil {
 		fmt.Fprintf(&b, "Then: expected %s, but the %s failed:\n  %s\n", countOf(len(m.expected), "scheduled command"), failedWhat(r), indent(r.Err.Error(), "  "))
+		return b.String()
+	}
+	if r.followUpFailed() {
+		fmt.Fprintf(&b, "Then: expected %s, but after the command committed, a follow-up failed:\n  %s\n", countOf(len(m.expected), "scheduled command"), indent(r.FollowUpErr.Error(), "  "))
+		b.WriteString("(ThenFollowUpFails expects a failure after the commit; then ThenScheduled checks the schedule.)\n")
 		return b.String()
 	}
 	b.WriteString("Then: the scheduled commands differ:\n")

@@ -12,7 +12,7 @@
 //	store := memstore.New()
 //	svc, err := es.NewCommandService(ctx, reg, store, es.Options{})
 //	if err != nil { … }
-//	err = svc.Execute(ctx, OpenAccount{ID: id, Owner: "ann"})
+//	res, err := svc.Execute(ctx, OpenAccount{ID: id, Owner: "ann"}) // res.Events: what it stored
 //	rows, err := accounts.Find(ctx, store.Views(), es.Where{"owner": "ann"})
 //
 // A Store is also an [es.ProjectionStore], so async projectors run on it as on

@@ -171,7 +171,7 @@ var _ = Describe("the JetStream publisher", func() {
 		a := newApp(ctx)
 		id := uuid.New()
 		corr := uuid.New()
-		Expect(a.svc.Execute(ctx, struct{}{})).To(MatchError(es.ErrNoHandler)) // nothing stored
+		Expect(a.svc.Execute(ctx, struct{}{})).Error().To(MatchError(es.ErrNoHandler)) // nothing stored
 		_, err := a.svc.Append(ctx, id, Happened{N: 1}, Noted{Text: "hi"})
 		Expect(err).NotTo(HaveOccurred())
 		_ = corr

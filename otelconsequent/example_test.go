@@ -30,8 +30,8 @@ func Example() {
 		panic(err)
 	}
 	id := uuid.New()
-	_ = svc.Execute(ctx, OpenAccount{ID: id, Owner: "Ann"})
-	_ = svc.Execute(ctx, Deposit{ID: id, Amount: 5})
+	_, _ = svc.Execute(ctx, OpenAccount{ID: id, Owner: "Ann"})
+	_, _ = svc.Execute(ctx, Deposit{ID: id, Amount: 5})
 
 	for _, s := range spans.Ended() {
 		fmt.Printf("%-20s parent: %s\n", s.Name(), parentName(spans.Ended(), s))

@@ -388,7 +388,8 @@ func benchCatchUp(b *testing.B, writers int, every time.Duration) {
 			time.Sleep(time.Until(next[c]))
 			next[c] = next[c].Add(every)
 		}
-		return svc.Execute(ctx, newOpenAccount(0))
+		_, err := svc.Execute(ctx, newOpenAccount(0))
+		return err
 	})
 	reportEvents(b, 1)
 	waitErr := lag.wait(ctx, b.N, time.Minute)

@@ -46,7 +46,7 @@ func BenchmarkS1(b *testing.B) {
 			b.Run("impl=consequent", func(b *testing.B) {
 				svc := benchService(b)
 				b.ReportAllocs()
-				runClients(b, clients, func(int) error { return svc.Execute(ctx, newOpenAccount(unitDeposits)) })
+				runClients(b, clients, func(int) error { _, err := svc.Execute(ctx, newOpenAccount(unitDeposits)); return err })
 				reportEvents(b, unitEvents)
 			})
 			b.Run("impl=raw", func(b *testing.B) {
@@ -146,7 +146,7 @@ func BenchmarkS4(b *testing.B) {
 				b.Fatal(err)
 			}
 			b.ReportAllocs()
-			runClients(b, 1, func(int) error { return svc.Execute(ctx, newOpenAccount(unitDeposits)) })
+			runClients(b, 1, func(int) error { _, err := svc.Execute(ctx, newOpenAccount(unitDeposits)); return err })
 			reportEvents(b, unitEvents)
 		})
 		b.Run("impl=raw", func(b *testing.B) {

@@ -2,6 +2,7 @@ package pgstore_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync/atomic"
 	"time"
@@ -9,21 +10,40 @@ import (
 	"github.com/consequent/consequent/es"
 	"github.com/consequent/consequent/estest"
 	"github.com/consequent/consequent/pgstore"
+	"github.com/jackc/pgx/v5"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 )
 
 var schemaSeq atomic.Int64
 
-// freshStore is an estest.Backend: a store in schemas of its own, migrated.
+// freshStore is an estest.Backend: a store in schemas of its own, migrated,
+// which its Close drops (estest closes it after its case).
 func freshStore(ctx context.Context) (es.EventStore, error) {
 	n := schemaSeq.Add(1)
 	cfg := pgstore.Config{Schema: fmt.Sprintf("conf_%d", n), ViewSchema: fmt.Sprintf("conf_%d_views", n)}
-	if err := pgstore.Migrate(ctx, pool, cfg); err != nil {
-		return nil, err
+	drop := func() error {
+		_, err := pool.Exec(context.WithoutCancel(ctx), fmt.Sprintf("DROP SCHEMA IF EXISTS %s, %s CASCADE",
+			pgx.Identifier{cfg.Schema}.Sanitize(), pgx.Identifier{cfg.ViewSchema}.Sanitize()))
+		return err
 	}
-	return pgstore.New(pool, cfg)
+	if err := pgstore.Migrate(ctx, pool, cfg); err != nil {
+		return nil, errors.Join(err, drop())
+	}
+	s, err := pgstore.New(pool, cfg)
+	if err != nil {
+		return nil, errors.Join(err, drop())
+	}
+	return schemaStore{Store: s, drop: drop}, nil
 }
+
+// schemaStore is a pgstore.Store in schemas of its own, dropped by Close.
+type schemaStore struct {
+	*pgstore.Store
+	drop func() error
+}
+
+func (s schemaStore) Close() error { return s.drop() }
 
 var _ = Describe("the PostgreSQL store", Label("integration"), func() {
 	BeforeEach(requireDB)

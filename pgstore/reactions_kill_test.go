@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/consequent/consequent/es"
+	"github.com/consequent/consequent/estest"
 	. "github.com/consequent/consequent/internal/testdomain"
 	"github.com/consequent/consequent/pgstore/pgtest"
 	"github.com/google/uuid"
@@ -46,7 +47,7 @@ var _ = Describe("a process killed while a durable workflow's commands commit", 
 		for range notes {
 			note := uuid.New()
 			for i := range lines {
-				Expect(w.svc.Execute(ctx, WriteLine{Note: note, N: i})).To(Succeed())
+				Expect(w.svc.Execute(ctx, WriteLine{Note: note, N: i})).To(estest.Committed())
 			}
 		}
 		Expect(w.svc.ScheduledCommands(ctx)).To(BeEmpty())

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/consequent/consequent/es"
+	"github.com/consequent/consequent/estest"
 	. "github.com/consequent/consequent/internal/testdomain"
 	"github.com/consequent/consequent/pgstore"
 	"github.com/consequent/consequent/pgstore/pgtest"
@@ -147,7 +148,7 @@ var _ = Describe("reactions on PostgreSQL", Label(pgtest.Label), func() {
 		notes := []uuid.UUID{uuid.New(), uuid.New(), uuid.New()}
 		for _, note := range notes {
 			for i := range 5 {
-				Expect(w.svc.Execute(ctx, WriteLine{Note: note, N: i})).To(Succeed())
+				Expect(w.svc.Execute(ctx, WriteLine{Note: note, N: i})).To(estest.Committed())
 			}
 		}
 		quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -193,7 +194,7 @@ var _ = Describe("reactions on PostgreSQL", Label(pgtest.Label), func() {
 		worker, err := es.NewProjectionWorker(reg, s, es.WorkerOptions{Service: svc, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 		Expect(err).NotTo(HaveOccurred())
 		note := uuid.New()
-		Expect(svc.Execute(ctx, Later{Note: note, In: time.Hour})).To(Succeed())
+		Expect(svc.Execute(ctx, Later{Note: note, In: time.Hour})).To(estest.Committed())
 		Expect(worker.CatchUp(ctx)).To(Succeed())
 		Expect(svc.History(ctx, note)).To(BeEmpty())
 		clock.Advance(time.Hour)
@@ -241,7 +242,7 @@ var _ = Describe("reactions on PostgreSQL", Label(pgtest.Label), func() {
 				defer GinkgoRecover()
 				note := uuid.New()
 				for i := range perWriter {
-					Expect(w.svc.Execute(ctx, WriteLine{Note: note, N: i})).To(Succeed())
+					Expect(w.svc.Execute(ctx, WriteLine{Note: note, N: i})).To(estest.Committed())
 					time.Sleep(40 * time.Millisecond) // a steady load, not a flood
 				}
 			})

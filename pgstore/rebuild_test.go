@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/consequent/consequent/es"
+	"github.com/consequent/consequent/estest"
 	"github.com/consequent/consequent/examples/blog/blog"
 	"github.com/consequent/consequent/pgstore"
 	"github.com/consequent/consequent/pgstore/pgtest"
@@ -45,13 +46,13 @@ func deployBlog(ctx context.Context, chunk, posts int) *blogDeployment {
 	for i := range ids {
 		ids[i] = uuid.New()
 		Expect(svc.Execute(ctx, blog.AddPost{PostID: ids[i], Author: fmt.Sprintf("author %d", i%7),
-			Title: fmt.Sprintf("post %d", i), Content: "text"})).To(Succeed())
+			Title: fmt.Sprintf("post %d", i), Content: "text"})).To(estest.Committed())
 	}
 	for i := range posts {
 		id := ids[rng.IntN(len(ids))]
-		Expect(svc.Execute(ctx, blog.ChangePostTitle{PostID: id, Title: fmt.Sprintf("title %d", i)})).To(Succeed())
+		Expect(svc.Execute(ctx, blog.ChangePostTitle{PostID: id, Title: fmt.Sprintf("title %d", i)})).To(estest.Committed())
 		if i%3 == 0 {
-			_ = svc.Execute(ctx, blog.PublishPost{PostID: ids[i]}) // the workflow notifies the author
+			_, _ = svc.Execute(ctx, blog.PublishPost{PostID: ids[i]}) // the workflow notifies the author
 		}
 	}
 	d.expected = d.rows(ctx)

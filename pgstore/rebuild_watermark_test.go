@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/consequent/consequent/es"
+	"github.com/consequent/consequent/estest"
 	. "github.com/consequent/consequent/internal/testdomain"
 	"github.com/consequent/consequent/pgstore/pgtest"
 	"github.com/google/uuid"
@@ -31,7 +32,7 @@ var _ = Describe("the swap of an inline projector's rebuild", Label(pgtest.Label
 		defer blocker.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck
 		Expect(blocker.QueryRow(ctx, "SELECT pg_current_xact_id()::text").Scan(new(string))).To(Succeed())
 		for i := range 600 {
-			Expect(n.Svc.Execute(ctx, WriteLine{Note: notes[i%len(notes)], N: i})).To(Succeed())
+			Expect(n.Svc.Execute(ctx, WriteLine{Note: notes[i%len(notes)], N: i})).To(estest.Committed())
 		}
 
 		var (

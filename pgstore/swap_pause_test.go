@@ -86,7 +86,7 @@ var _ = Describe("the swap of an inline projector under 8 writers", Label(pgtest
 					id := ids[w+writers*(n%(posts/writers))]
 					title := fmt.Sprintf("writer %d, title %d", w, n)
 					start := time.Now()
-					if err := svc.Execute(ctx, blog.ChangePostTitle{PostID: id, Title: title}); err != nil {
+					if _, err := svc.Execute(ctx, blog.ChangePostTitle{PostID: id, Title: title}); err != nil {
 						errs[w] = err
 						return
 					}

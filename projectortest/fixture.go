@@ -12,7 +12,9 @@ import (
 // Options configures a [Fixture]. The zero value works: the in-memory store, each
 // event applied once.
 type Options struct {
-	Backend estest.Backend // nil: estest.Memory
+	// Backend makes each scenario's store (nil: estest.Memory); a store that
+	// implements io.Closer is closed when the spec ends (see estest.Backend).
+	Backend estest.Backend
 	// ReplayTwice checks that the projector is idempotent, as at-least-once
 	// delivery needs: before the check, every suffix of the given history (the
 	// last event, the last two, …, all of them) is applied again over the rows it
@@ -51,20 +53,22 @@ func New(register func(*es.Registry), projector *es.Projector, opts ...Options) 
 }
 
 // WithT returns an empty scenario whose failures go to t, for plain go test.
-func (f *Fixture) WithT(t types.GomegaTestingT) *Scenario { return f.newScenario(gomega.NewWithT(t)) }
+func (f *Fixture) WithT(t types.GomegaTestingT) *Scenario {
+	return f.newScenario(gomega.NewWithT(t), t)
+}
 
 // WithContext returns an empty scenario whose store calls run under ctx
 // (failures go to Ginkgo): pass the spec's context, so that its timeout bounds
 // them too.
 func (f *Fixture) WithContext(ctx context.Context) *Scenario {
-	return f.newScenario(gomega.Default).WithContext(ctx)
+	return f.newScenario(gomega.Default, nil).WithContext(ctx)
 }
 
 // WithGomega returns an empty scenario that reports failures through g, for
 // example the Gomega an Eventually callback receives.
-func (f *Fixture) WithGomega(g gomega.Gomega) *Scenario { return f.newScenario(g) }
+func (f *Fixture) WithGomega(g gomega.Gomega) *Scenario { return f.newScenario(g, nil) }
 
 // Given starts a scenario (failures go to Ginkgo); see [Scenario.Given].
 func (f *Fixture) Given(streamID uuid.UUID, events ...any) *Scenario {
-	return f.newScenario(gomega.Default).given(streamID, events)
+	return f.newScenario(gomega.Default, nil).given(streamID, events)
 }

@@ -7,9 +7,11 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync/atomic"
 
 	"github.com/consequent/consequent/es"
 	"github.com/consequent/consequent/estest"
+	"github.com/consequent/consequent/memstore"
 	"github.com/consequent/consequent/projectortest"
 	"github.com/google/uuid"
 	. "github.com/onsi/ginkgo/v2"
@@ -190,5 +192,29 @@ Compared: every column of every row of balances, matched by primary key. Every s
 		t := &recorder{}
 		projectortest.New(register, other).WithT(t).Given(a, Opened{})
 		Expect(t.output()).To(ContainSubstring("table not managed by this projector"))
+	})
+})
+
+// closingStore is a memstore that counts its Close calls, as a backend that
+// makes a database per scenario would drop it.
+type closingStore struct {
+	*memstore.Store
+	closed *atomic.Int32
+}
+
+func (s closingStore) Close() error {
+	s.closed.Add(1)
+	return nil
+}
+
+var _ = Describe("a backend's store that implements io.Closer", func() {
+	It("is closed once when the spec ends, not before", func() {
+		var closed atomic.Int32
+		spec := projectortest.New(register, balances(false), projectortest.Options{Async: true,
+			Backend: func(context.Context) (es.EventStore, error) { return closingStore{memstore.New(), &closed}, nil }})
+		DeferCleanup(func() { Expect(closed.Load()).To(BeEquivalentTo(1), "closed when the spec ended") }) // runs after the scenario's
+		a := uuid.New()
+		spec.Given(a, Opened{Owner: "ann"}).ThenRecords(Balances, Balance{ID: a, Owner: "ann"})
+		Expect(closed.Load()).To(BeZero(), "still open while the spec runs")
 	})
 })

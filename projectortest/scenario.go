@@ -4,13 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"reflect"
 	"time"
 
 	"github.com/consequent/consequent/es"
 	"github.com/consequent/consequent/estest"
+	"github.com/consequent/consequent/internal/cleanup"
 	"github.com/google/uuid"
 	"github.com/onsi/gomega"
+	"github.com/onsi/gomega/types"
 )
 
 // Scenario is one projector spec: its own store, the events given, the rows then.
@@ -18,6 +21,7 @@ import (
 type Scenario struct {
 	f        *Fixture
 	g        gomega.Gomega
+	t        types.GomegaTestingT // from WithT, for the release of the store; else nil
 	ctx      context.Context
 	reg      *es.Registry
 	store    es.EventStore
@@ -28,8 +32,8 @@ type Scenario struct {
 	seq      uint64
 }
 
-func (f *Fixture) newScenario(g gomega.Gomega) *Scenario {
-	return &Scenario{f: f, g: g, ctx: context.Background(), versions: map[uuid.UUID]int64{}}
+func (f *Fixture) newScenario(g gomega.Gomega, t types.GomegaTestingT) *Scenario {
+	return &Scenario{f: f, g: g, t: t, ctx: context.Background(), versions: map[uuid.UUID]int64{}}
 }
 
 // offset points failures at the spec line: spec → exported method → step → Expect.
@@ -49,6 +53,20 @@ func (s *Scenario) setup(off int) bool {
 	s.store, err = s.f.opts.Backend(s.ctx)
 	if !s.g.Expect(err).WithOffset(off + 1).To(estest.NoError("projectortest: the backend could not make a store")) {
 		return false
+	}
+	if c, ok := s.store.(io.Closer); ok { // the scenario owns the store: it goes when the spec ends
+		released := cleanup.At(s.t, func() error {
+			if err := c.Close(); err != nil {
+				return fmt.Errorf("projectortest: releasing the scenario's store (%T): %w", s.store, err)
+			}
+			return nil
+		})
+		if !released {
+			_ = c.Close()
+			s.g.Expect(fmt.Errorf("the backend's store (%T) must be closed when the scenario ends, but the scenario runs neither in a Ginkgo spec nor under a *testing.T: use Fixture.WithT(t)", s.store)).
+				WithOffset(off + 1).To(estest.NoError("projectortest: misuse"))
+			return false
+		}
 	}
 	err = s.store.Views().CreateTables(s.ctx, s.f.projector.Tables()...)
 	s.ready = s.g.Expect(err).WithOffset(off + 1).To(estest.NoError("projectortest: creating the projector's tables"))

@@ -11,6 +11,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/consequent/consequent/es"
+	"github.com/consequent/consequent/estest"
 	"github.com/consequent/consequent/examples/blog/blog"
 	"github.com/consequent/consequent/memstore"
 	"github.com/consequent/consequent/otelconsequent"
@@ -35,8 +36,8 @@ var _ = Describe("the blog's telemetry", func() {
 		svc, err := es.NewCommandService(ctx, reg, memstore.New(), es.Options{Observer: t.observer})
 		Expect(err).NotTo(HaveOccurred())
 		id := uuid.New()
-		Expect(svc.Execute(ctx, blog.AddPost{PostID: id, Author: "ben", Title: "T", Content: "C"})).To(Succeed())
-		Expect(svc.Execute(ctx, blog.PublishPost{PostID: id})).To(Succeed())
+		Expect(svc.Execute(ctx, blog.AddPost{PostID: id, Author: "ben", Title: "T", Content: "C"})).To(estest.Committed())
+		Expect(svc.Execute(ctx, blog.PublishPost{PostID: id})).To(estest.Committed())
 		w, err := es.NewProjectionWorker(reg, svc.Store(), es.WorkerOptions{Service: svc})
 		Expect(err).NotTo(HaveOccurred())
 		Expect(w.CatchUp(ctx)).To(Succeed()) // the durable publication workflow notifies the author

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 
 	"github.com/consequent/consequent/es"
+	"github.com/consequent/consequent/estest"
 	. "github.com/consequent/consequent/internal/testdomain"
 	"github.com/google/uuid"
 	"github.com/onsi/ginkgo/v2"
@@ -53,7 +54,7 @@ func NewNotebook[S es.ProjectionStore](ctx context.Context, store S, opts es.Wor
 func (n *Notebook[S]) Write(ctx context.Context, note uuid.UUID, lines int) {
 	ginkgo.GinkgoHelper()
 	for i := range lines {
-		Expect(n.Svc.Execute(ctx, WriteLine{Note: note, N: i})).To(Succeed())
+		Expect(n.Svc.Execute(ctx, WriteLine{Note: note, N: i})).To(estest.Committed())
 	}
 }
 

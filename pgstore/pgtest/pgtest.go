@@ -162,7 +162,9 @@ func (db *DB) NewStore(ctx context.Context) (*pgstore.Store, error) {
 
 // Backend returns a fresh, empty event store on this process's database: the
 // database is reset, then a new pgstore is returned. It has the signature of
-// estest.Backend, so it can be passed as one.
+// estest.Backend, so it can be passed as one. Its stores need no release (they
+// have no Close method, see estest.Backend): the process database outlives
+// them, and the next call resets it.
 //
 // It must be called from a Ginkgo spec labelled [Label]. On first use it provisions
 // the database (see the package documentation); when there is no server it skips

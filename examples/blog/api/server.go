@@ -3,6 +3,8 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
@@ -40,22 +42,78 @@ func NewServer(svc *es.CommandService) http.Handler {
 	return s.recoverAndLog(mux)
 }
 
-// execute runs cmd on behalf of the X-User-ID user. A command that was stored
-// counts as done even when a workflow reacting to it failed afterwards (logged).
-func (s *server) execute(r *http.Request, cmd any) error {
+// execute runs cmd, addressed to the aggregate id, on behalf of the X-User-ID
+// user. Its error means that nothing was stored. A command that was stored is
+// done, whatever failed after its commit: the answer says what it stored, and
+// what failed (as data, logged).
+func (s *server) execute(r *http.Request, id uuid.UUID, cmd any) (*executed, error) {
 	var opts []es.ExecOption
 	if user := r.Header.Get("X-User-ID"); user != "" {
 		opts = append(opts, es.ByUser(user))
 	}
-	err := s.svc.Execute(r.Context(), cmd, opts...)
-	if err != nil && committed(s.log, r, err) {
-		return nil
+	res, err := s.svc.Execute(r.Context(), cmd, opts...)
+	if err != nil {
+		return nil, err
 	}
-	return err
+	out := &executed{ID: id, CommandID: res.CommandID, Events: make([]storedEvent, 0, len(res.Events))}
+	for _, e := range res.Events {
+		out.Events = append(out.Events, storedEvent{ID: e.ID, Type: e.Type, StreamID: e.StreamID, Version: e.Version, Position: e.Position})
+	}
+	for _, f := range res.Failures {
+		out.FollowUpErrors = append(out.FollowUpErrors, s.followUpError(r, f))
+	}
+	return out, nil
 }
 
-type created struct {
-	ID uuid.UUID `json:"id"`
+// executed is the answer to a command that was stored (201 or 200, whatever
+// failed after its commit): the aggregate it addressed, its command record,
+// the events it stored, what failed after it and, for a post, the post as the
+// post_records view shows it now.
+type executed struct {
+	ID             uuid.UUID       `json:"id"`
+	CommandID      uuid.UUID       `json:"command_id"`
+	Events         []storedEvent   `json:"events"`
+	FollowUpErrors []followUpError `json:"follow_up_errors,omitempty"`
+	Post           any             `json:"post,omitempty"`
+}
+
+// storedEvent is an event a command stored: its id, type, stream, version in
+// the stream and position in the global log.
+type storedEvent struct {
+	ID       uuid.UUID `json:"id"`
+	Type     string    `json:"type"`
+	StreamID uuid.UUID `json:"stream_id"`
+	Version  int64     `json:"version"`
+	Position int64     `json:"position"`
+}
+
+// followUpError is something that failed after a command committed: a
+// synchronous workflow reacting to its events, a command the workflow issued,
+// an after-commit hook. Error is what a client may read (see problemOf); the
+// details are logged.
+type followUpError struct {
+	Workflow string `json:"workflow,omitempty"`
+	Command  string `json:"command,omitempty"`
+	Error    string `json:"error"`
+}
+
+// followUpError describes failure f of a committed command, and logs it.
+func (s *server) followUpError(r *http.Request, f error) followUpError {
+	s.log.WarnContext(r.Context(), "command stored, but a follow-up failed", "method", r.Method, "path", r.URL.Path, "err", f)
+	_, p, _ := problemOf(f)
+	out := followUpError{Error: p.Error}
+	if we, ok := errors.AsType[*es.WorkflowError](f); ok {
+		out.Workflow = we.Workflow
+		if we.Command != nil {
+			out.Command = fmt.Sprintf("%T", we.Command)
+			if name, ok := s.svc.Registry().CommandName(we.Command); ok {
+				out.Command = name
+			}
+		}
+	} else if ac, ok := errors.AsType[*es.AfterCommitError](f); ok {
+		out.Command = ac.Command
+	}
+	return out
 }
 
 func (s *server) addPost(w http.ResponseWriter, r *http.Request) {
@@ -69,12 +127,13 @@ func (s *server) addPost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := s.svc.NewID()
-	if err := s.execute(r, blog.AddPost{PostID: id, Author: body.Author, Title: body.Title, Content: body.Content}); err != nil {
+	done, err := s.execute(r, id, blog.AddPost{PostID: id, Author: body.Author, Title: body.Title, Content: body.Content})
+	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
 	w.Header().Set("Location", "/posts/"+id.String())
-	writeJSON(w, http.StatusCreated, created{ID: id})
+	s.writeExecuted(w, r, http.StatusCreated, done, true)
 }
 
 func (s *server) changeTitle(w http.ResponseWriter, r *http.Request) {
@@ -90,11 +149,12 @@ func (s *server) changeTitle(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	if err := s.execute(r, blog.ChangePostTitle{PostID: id, Title: body.Title}); err != nil {
+	done, err := s.execute(r, id, blog.ChangePostTitle{PostID: id, Title: body.Title})
+	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	s.writePost(w, r, id)
+	s.writeExecuted(w, r, http.StatusOK, done, true)
 }
 
 func (s *server) publishPost(w http.ResponseWriter, r *http.Request) {
@@ -103,11 +163,12 @@ func (s *server) publishPost(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	if err := s.execute(r, blog.PublishPost{PostID: id}); err != nil {
+	done, err := s.execute(r, id, blog.PublishPost{PostID: id})
+	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	s.writePost(w, r, id)
+	s.writeExecuted(w, r, http.StatusOK, done, true)
 }
 
 func (s *server) archivePost(w http.ResponseWriter, r *http.Request) {
@@ -116,11 +177,12 @@ func (s *server) archivePost(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	if err := s.execute(r, blog.ArchivePost{PostID: id}); err != nil {
+	done, err := s.execute(r, id, blog.ArchivePost{PostID: id})
+	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	s.writePost(w, r, id)
+	s.writeExecuted(w, r, http.StatusOK, done, true)
 }
 
 func (s *server) addAuthor(w http.ResponseWriter, r *http.Request) {
@@ -133,11 +195,12 @@ func (s *server) addAuthor(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := s.svc.NewID()
-	if err := s.execute(r, blog.AddAuthor{AuthorID: id, Name: body.Name, Email: body.Email}); err != nil {
+	done, err := s.execute(r, id, blog.AddAuthor{AuthorID: id, Name: body.Name, Email: body.Email})
+	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, created{ID: id})
+	s.writeExecuted(w, r, http.StatusCreated, done, false)
 }
 
 func (s *server) listPosts(w http.ResponseWriter, r *http.Request) {
@@ -162,8 +225,24 @@ func (s *server) showPost(w http.ResponseWriter, r *http.Request) {
 	s.writePost(w, r, id)
 }
 
-// writePost answers with the post's row in post_records. Inline projectors commit
-// with the events, so the row already reflects a command that just returned.
+// writeExecuted answers with what a command that was stored did, and with the
+// post it addressed (when post is set) as post_records shows it: inline
+// projectors commit with the events, so the row already reflects the command.
+// The command is stored: a post that cannot be read now (the view failed) is
+// left out, and logged.
+func (s *server) writeExecuted(w http.ResponseWriter, r *http.Request, status int, done *executed, post bool) {
+	if post {
+		p, err := s.posts.get(r.Context(), s.svc.Views(), es.Where{"aggregate_id": done.ID})
+		if err != nil {
+			s.log.ErrorContext(r.Context(), "command stored, but its post could not be read", "method", r.Method, "path", r.URL.Path, "err", err)
+		} else {
+			done.Post = p
+		}
+	}
+	writeJSON(w, status, done)
+}
+
+// writePost answers with the post's row in post_records.
 func (s *server) writePost(w http.ResponseWriter, r *http.Request, id uuid.UUID) {
 	post, err := s.posts.get(r.Context(), s.svc.Views(), es.Where{"aggregate_id": id})
 	if err != nil {

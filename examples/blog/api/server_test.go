@@ -55,6 +55,21 @@ type problem struct {
 	Fields map[string][]string `json:"fields"`
 }
 
+// executed is the answer to a command that was stored.
+type executed struct {
+	ID        string `json:"id"`
+	CommandID string `json:"command_id"`
+	Events    []struct {
+		ID       string `json:"id"`
+		Type     string `json:"type"`
+		StreamID string `json:"stream_id"`
+		Version  int64  `json:"version"`
+		Position int64  `json:"position"`
+	} `json:"events"`
+	FollowUpErrors []map[string]string `json:"follow_up_errors"`
+	Post           map[string]any      `json:"post"`
+}
+
 var _ = Describe("the blog HTTP API", func() {
 	var (
 		st      *store
@@ -96,17 +111,31 @@ var _ = Describe("the blog HTTP API", func() {
 		GinkgoHelper()
 		r := do("POST", "/posts", `{"author":"ben","title":"`+title+`","content":"Hello World!"}`, "X-User-ID", "ben")
 		Expect(r.Status).To(Equal(http.StatusCreated), r.Body)
-		return decodeAs[map[string]string](r)["id"]
+		return decodeAs[executed](r).ID
 	}
 
 	Describe("POST /posts", func() {
-		It("adds a post and answers 201 with its id", func() {
+		It("adds a post and answers 201 with its id, the event stored and the post", func() {
 			r := do("POST", "/posts", `{"author":"ben","title":"My first blogpost","content":"Hello World!"}`)
 			Expect(r.Status).To(Equal(http.StatusCreated))
 			Expect(r.Header.Get("Content-Type")).To(Equal("application/json"))
-			id := decodeAs[map[string]string](r)["id"]
-			Expect(id).To(MatchRegexp(`^[0-9a-f-]{36}$`))
-			Expect(r.Header.Get("Location")).To(Equal("/posts/" + id))
+			done := decodeAs[executed](r)
+			Expect(done.ID).To(MatchRegexp(`^[0-9a-f-]{36}$`))
+			Expect(r.Header.Get("Location")).To(Equal("/posts/" + done.ID))
+			Expect(done.CommandID).To(MatchRegexp(`^[0-9a-f-]{36}$`))
+			Expect(done.Events).To(HaveLen(4))
+			for i, e := range done.Events {
+				Expect(e.Type).To(Equal([]string{"blog.PostAdded", "blog.PostAuthorChanged", "blog.PostTitleChanged", "blog.PostContentChanged"}[i]))
+				Expect(e.StreamID).To(Equal(done.ID))
+				Expect(e.Version).To(BeEquivalentTo(i + 1))
+				Expect(e.Position).To(BeNumerically(">", 0))
+				if i > 0 {
+					Expect(e.Position).To(BeNumerically(">", done.Events[i-1].Position))
+				}
+			}
+			Expect(done.FollowUpErrors).To(BeEmpty())
+			Expect(r.Body).NotTo(ContainSubstring("follow_up_errors"))
+			Expect(done.Post).To(HaveKeyWithValue("title", "My first blogpost"))
 		})
 
 		It("answers 422 naming every invalid field", func() {
@@ -181,11 +210,16 @@ var _ = Describe("the blog HTTP API", func() {
 	})
 
 	Describe("POST /posts/{id}/publish", func() {
-		It("publishes the post and answers with it", func() {
+		It("publishes the post and answers with the event stored and the post", func() {
 			id := addPost("My first blogpost")
 			r := do("POST", "/posts/"+id+"/publish", "")
 			Expect(r.Status).To(Equal(http.StatusOK))
-			Expect(decodeAs[map[string]any](r)).To(HaveKeyWithValue("published_at", "2026-01-01T09:00:00Z"))
+			done := decodeAs[executed](r)
+			Expect(done.ID).To(Equal(id))
+			Expect(done.Events).To(HaveLen(1))
+			Expect(done.Events[0].Type).To(Equal("blog.PostPublished"))
+			Expect(done.Events[0].Version).To(BeEquivalentTo(5))
+			Expect(done.Post).To(HaveKeyWithValue("published_at", "2026-01-01T09:00:00Z"))
 		})
 
 		It("answers 409 when the post is published already", func() {
@@ -202,7 +236,7 @@ var _ = Describe("the blog HTTP API", func() {
 
 		It("answers 404 for the id of something that is not a post", func() {
 			r := do("POST", "/authors", `{"name":"Ben","email":"ben@example.com"}`)
-			author := decodeAs[map[string]string](r)["id"]
+			author := decodeAs[executed](r).ID
 			Expect(do("POST", "/posts/"+author+"/publish", "").Status).To(Equal(http.StatusNotFound))
 			Expect(do("GET", "/posts/"+author+"/events", "").Status).To(Equal(http.StatusNotFound))
 		})
@@ -217,6 +251,36 @@ var _ = Describe("the blog HTTP API", func() {
 			}
 			Expect(do("POST", "/posts/"+id+"/publish", "").Status).To(Equal(http.StatusOK))
 		})
+
+		Context("with the publication workflow synchronous", func() {
+			BeforeEach(func() {
+				serve(func(r *es.Registry) {
+					blog.Register(r)
+					for _, w := range r.Workflows() {
+						w.Sync()
+					}
+				})
+			})
+
+			It("answers 200 when the notification fails after the post was published, with the failure as data and no details", func() {
+				id := addPost("My first blogpost")
+				st.failCommit = func(c *es.Commit) error {
+					if c.Command.Type == "blog.NotifyAuthor" {
+						return errors.New("mail queue down")
+					}
+					return nil
+				}
+				r := do("POST", "/posts/"+id+"/publish", "")
+				Expect(r.Status).To(Equal(http.StatusOK), r.Body)
+				done := decodeAs[executed](r)
+				Expect(done.Events).To(HaveExactElements(HaveField("Type", "blog.PostPublished")))
+				Expect(done.Post).To(HaveKey("published_at"))
+				Expect(done.FollowUpErrors).To(Equal([]map[string]string{
+					{"workflow": "publication", "command": "blog.NotifyAuthor", "error": "internal error"}}))
+				Expect(r.Body).NotTo(ContainSubstring("mail queue"))
+				Expect(do("POST", "/posts/"+id+"/publish", "").Status).To(Equal(http.StatusConflict), "it is published")
+			})
+		})
 	})
 
 	Describe("POST /posts/{id}/archive", func() {
@@ -224,7 +288,7 @@ var _ = Describe("the blog HTTP API", func() {
 			id := addPost("Old news")
 			r := do("POST", "/posts/"+id+"/archive", "")
 			Expect(r.Status).To(Equal(http.StatusOK))
-			Expect(decodeAs[map[string]any](r)).To(Equal(map[string]any{
+			Expect(decodeAs[executed](r).Post).To(Equal(map[string]any{
 				"id": id, "author": "ben", "title": "Old news", "content": "Hello World!"}))
 			events := decodeAs[[]map[string]any](do("GET", "/posts/"+id+"/events", ""))
 			Expect(events[len(events)-1]).To(HaveKeyWithValue("type", "blog.PostArchived"))
@@ -241,8 +305,10 @@ var _ = Describe("the blog HTTP API", func() {
 				archived, kept := addPost("Old news"), addPost("News")
 				r := do("POST", "/posts/"+archived+"/archive", "")
 				Expect(r.Status).To(Equal(http.StatusOK))
-				Expect(decodeAs[map[string]any](r)).To(HaveKeyWithValue("archived", true))
-				Expect(do("POST", "/posts/"+archived+"/archive", "").Status).To(Equal(http.StatusOK), "archiving twice changes nothing")
+				Expect(decodeAs[executed](r).Post).To(HaveKeyWithValue("archived", true))
+				r = do("POST", "/posts/"+archived+"/archive", "")
+				Expect(r.Status).To(Equal(http.StatusOK), "archiving twice changes nothing")
+				Expect(decodeAs[executed](r).Events).To(BeEmpty())
 
 				Expect(decodeAs[[]map[string]any](do("GET", "/posts", ""))).To(HaveExactElements(
 					And(HaveKeyWithValue("id", archived), HaveKeyWithValue("archived", true)),
@@ -256,7 +322,7 @@ var _ = Describe("the blog HTTP API", func() {
 			id := addPost("Draft")
 			r := do("PUT", "/posts/"+id+"/title", `{"title":"Final"}`)
 			Expect(r.Status).To(Equal(http.StatusOK))
-			Expect(decodeAs[map[string]any](r)).To(HaveKeyWithValue("title", "Final"))
+			Expect(decodeAs[executed](r).Post).To(HaveKeyWithValue("title", "Final"))
 		})
 
 		It("answers 422 for a blank title", func() {
@@ -291,7 +357,13 @@ var _ = Describe("the blog HTTP API", func() {
 		It("adds an author and answers 201 with its id", func() {
 			r := do("POST", "/authors", `{"name":"Ben","email":"ben@example.com"}`)
 			Expect(r.Status).To(Equal(http.StatusCreated))
-			Expect(decodeAs[map[string]string](r)).To(HaveKey("id"))
+			done := decodeAs[executed](r)
+			Expect(done.ID).NotTo(BeEmpty())
+			Expect(done.Events).To(HaveExactElements(
+				And(HaveField("Type", "blog.AuthorAdded"), HaveField("Version", BeEquivalentTo(1))),
+				And(HaveField("Type", "blog.AuthorEmailChanged"), HaveField("Version", BeEquivalentTo(2)))))
+			Expect(done.Events[0].Position).To(BeNumerically("<", done.Events[1].Position))
+			Expect(done.Post).To(BeNil())
 		})
 
 		It("answers 409 when the email address is taken, whatever its case", func() {

@@ -41,7 +41,7 @@ func authorSpecs(backend estest.Backend) {
 				var wg sync.WaitGroup
 				for i := range errs {
 					wg.Go(func() {
-						errs[i] = svc.Execute(context.Background(), blog.AddAuthor{AuthorID: uuid.New(), Name: "Racer", Email: email})
+						_, errs[i] = svc.Execute(context.Background(), blog.AddAuthor{AuthorID: uuid.New(), Name: "Racer", Email: email})
 					})
 				}
 				wg.Wait()

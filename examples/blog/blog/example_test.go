@@ -33,11 +33,11 @@ func Example() {
 		blog.AddPost{PostID: postID, Author: "ben", Title: "My first blogpost", Content: "Hello World!"},
 		blog.PublishPost{PostID: postID},
 	} {
-		if err := svc.Execute(ctx, cmd, es.ByUser("ben")); err != nil {
+		if _, err := svc.Execute(ctx, cmd, es.ByUser("ben")); err != nil {
 			log.Fatal(err)
 		}
 	}
-	err = svc.Execute(ctx, blog.PublishPost{PostID: postID})
+	_, err = svc.Execute(ctx, blog.PublishPost{PostID: postID})
 	fmt.Println("publish again:", err)
 
 	posts, err := blog.PostRecords.Find(ctx, svc.Views(), es.Where{"author": "ben"})

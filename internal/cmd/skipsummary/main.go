@@ -1,6 +1,7 @@
 // Command skipsummary reads the JSON report of a ginkgo run and, when specs
-// labelled "integration" were skipped (no PostgreSQL server), ends the run's
-// output with one line that says how many and how to run them: the Makefile's
+// labelled "integration" were skipped, ends the run's output with a line per
+// reason that says how many: for want of a PostgreSQL server, how to run them;
+// for another reason (no Chromium), the skip's own message. The Makefile's
 // test targets call it after ginkgo.
 //
 //	go run ./internal/cmd/skipsummary REPORT.json
@@ -11,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 
 	"github.com/onsi/ginkgo/v2/types"
 )
@@ -29,20 +31,35 @@ func main() {
 		fmt.Fprintf(os.Stderr, "skipsummary: %s: %v\n", os.Args[1], err)
 		os.Exit(1)
 	}
-	if n := skippedIntegration(reports); n > 0 {
-		fmt.Printf("\n%d PostgreSQL specs skipped: no server (set CONSEQUENT_TEST_DATABASE_URL, or run make db as root; make unit runs only the others)\n", n)
+	noServer, others, reasons := skippedIntegration(reports)
+	if noServer > 0 {
+		fmt.Printf("\n%d PostgreSQL specs skipped: no server (set CONSEQUENT_TEST_DATABASE_URL, or run make db as root; make unit runs only the others)\n", noServer)
+	}
+	for _, why := range reasons {
+		fmt.Printf("\n%d specs skipped: %s\n", others[why], why)
 	}
 }
 
-// skippedIntegration counts the specs labelled integration that were skipped.
-func skippedIntegration(reports []types.Report) int {
-	n := 0
+// skippedIntegration counts the specs labelled integration that were skipped:
+// those for want of a PostgreSQL server (pgtest's message names it), and the
+// others by their skip message, in the order first seen.
+func skippedIntegration(reports []types.Report) (noServer int, others map[string]int, reasons []string) {
+	others = map[string]int{}
 	for _, r := range reports {
 		for _, s := range r.SpecReports {
-			if s.State == types.SpecStateSkipped && slices.Contains(s.Labels(), "integration") {
-				n++
+			if s.State != types.SpecStateSkipped || !slices.Contains(s.Labels(), "integration") {
+				continue
 			}
+			why := s.Failure.Message
+			if why == "" || strings.Contains(why, "no PostgreSQL server") {
+				noServer++
+				continue
+			}
+			if others[why] == 0 {
+				reasons = append(reasons, why)
+			}
+			others[why]++
 		}
 	}
-	return n
+	return noServer, others, reasons
 }

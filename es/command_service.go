@@ -420,24 +420,27 @@ func (s *CommandService) executeOne(ctx context.Context, q queued) (out ran, err
 // something failed after its commit.
 func (rt *runtime) logOutcome(ctx context.Context, name string, start time.Time, out ran, err error) {
 	log := rt.opts.Logger
+	level, msg := slog.LevelDebug, "command executed"
+	switch {
+	case err == nil:
+	case out.id != uuid.Nil:
+		level, msg = slog.LevelError, "command executed, but what followed its commit failed"
+	case refused(err):
+		msg = "command refused"
+	default:
+		level, msg = slog.LevelError, "command failed"
+	}
+	if !log.Enabled(ctx, level) { // a command's hot path: nothing allocated for a line not written
+		return
+	}
 	attrs := []slog.Attr{slog.String("command", name), slog.Duration("duration", time.Since(start))}
 	if out.id != uuid.Nil {
 		attrs = append(attrs, slog.String("id", out.id.String()), slog.Int("events", len(out.envs)))
 	}
-	switch {
-	case err == nil:
-		if log.Enabled(ctx, slog.LevelDebug) {
-			log.LogAttrs(ctx, slog.LevelDebug, "command executed", attrs...)
-		}
-	case out.id != uuid.Nil:
-		log.LogAttrs(ctx, slog.LevelError, "command executed, but what followed its commit failed", append(attrs, slog.Any("error", err))...)
-	case refused(err):
-		if log.Enabled(ctx, slog.LevelDebug) {
-			log.LogAttrs(ctx, slog.LevelDebug, "command refused", append(attrs, slog.Any("error", err))...)
-		}
-	default:
-		log.LogAttrs(ctx, slog.LevelError, "command failed", append(attrs, slog.Any("error", err))...)
+	if err != nil {
+		attrs = append(attrs, slog.Any("error", err))
 	}
+	log.LogAttrs(ctx, level, msg, attrs...)
 }
 
 // refused reports whether err is the command's own answer (invalid input, a

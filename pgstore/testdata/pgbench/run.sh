@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Server time of S1's unit of work, statement by statement: pgbench (one client,
 # prepared statements) runs each script of this directory in turn, ROUNDS times
-# SECONDS seconds, on a database of its own, and prints each script's median
-# latency and its ratio to raw.sql. No Go is involved past the migration, so
+# SECONDS seconds, on a database of its own, and prints each script's median and
+# fastest latency and their ratios to raw.sql's (on a shared machine the fastest
+# round is the one least disturbed by other work). No Go is involved past the migration, so
 # what differs between two scripts is what PostgreSQL does.
 #
 #   raw.sql         S1's raw baseline: one INSERT of the unit's 4 events
@@ -48,10 +49,14 @@ for _ in $(seq "$rounds"); do
   done
 done
 median() { tr ' ' '\n' | grep . | sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
+fastest() { tr ' ' '\n' | grep . | sort -g | head -1; }
 raw=$(echo "${runs[raw]}" | median)
-printf '%-12s %10s %12s   %s\n' script "median ms" "×raw time" "runs (ms)"
+rawmin=$(echo "${runs[raw]}" | fastest)
+printf '%-12s %10s %10s %10s %10s   %s\n' script "median ms" "×raw" "fastest" "×raw" "runs (ms)"
 for s in "${scripts[@]}"; do
   m=$(echo "${runs[$s]}" | median)
-  printf '%-12s %10.3f %12.2f  %s\n' "$s" "$m" "$(awk -v a="$m" -v b="$raw" 'BEGIN {print a / b}')" "${runs[$s]}"
+  f=$(echo "${runs[$s]}" | fastest)
+  printf '%-12s %10.3f %10.2f %10.3f %10.2f  %s\n' "$s" "$m" "$(awk -v a="$m" -v b="$raw" 'BEGIN {print a / b}')" \
+    "$f" "$(awk -v a="$f" -v b="$rawmin" 'BEGIN {print a / b}')" "${runs[$s]}"
 done
 echo "uptime at end: $(uptime)"

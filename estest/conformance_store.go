@@ -153,7 +153,7 @@ func storeCases() []storeCase {
 			}
 			return nil
 		}},
-		{"unique keys", "a key held by another stream fails the commit with *UniqueKeyError naming scope, key, holder and claimant and writes nothing; keys are released by replacing them; nil UniqueKeys leaves them", func(ctx context.Context, s es.EventStore) error {
+		{"unique keys", "a key held by another stream fails the commit with *UniqueKeyError naming scope, key, holder and claimant and writes nothing; keys are released by replacing them; nil UniqueKeys leaves them; a stale version fails as a conflict before a held key does", func(ctx context.Context, s es.EventStore) error {
 			f := newFixture()
 			withKeys := func(id uuid.UUID, expected int64, keys ...es.UniqueKey) func(es.CommandRecord) es.StreamWrite {
 				return func(cmd es.CommandRecord) es.StreamWrite {
@@ -191,6 +191,12 @@ func storeCases() []storeCase {
 			}
 			if _, err := f.commit(ctx, s, withKeys(ID(4), 0, es.UniqueKey{Scope: "other", Key: email.Key})); err != nil {
 				return fmt.Errorf("the same key in another scope: %w", err)
+			}
+			// A stale commit that would also take a held key is a conflict
+			// first: the runtime retries it on the stream's current state.
+			_, err = f.commit(ctx, s, withKeys(ID(1), 1, email))
+			if !errors.Is(err, es.ErrConcurrencyConflict) || errors.As(err, &uk) {
+				return fmt.Errorf("a stale commit taking a held key: got %v, want a concurrency conflict, not *UniqueKeyError", err)
 			}
 			return nil
 		}},

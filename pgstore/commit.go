@@ -104,13 +104,6 @@ func (s *Store) commit(ctx context.Context, c *es.Commit, inTx func(ctx context.
 // write fills in the events' positions and transaction id.
 func (s *Store) queueCommit(b *pgx.Batch, c *es.Commit, a *commitArgList) {
 	b.Queue(s.csql.lock, a.streamIDs, c.ReadModels)
-	if a.dropKeys != nil {
-		b.Queue(s.csql.dropKeys, a.dropKeys)
-		b.Queue(s.csql.addKeys, a.keys...)
-	}
-	if a.snapshots != nil {
-		b.Queue(s.csql.snapshots, a.snapshots...)
-	}
 	b.Queue(s.csql.write, a.write...).Query(func(rows pgx.Rows) error {
 		var (
 			xact    uint64
@@ -124,6 +117,15 @@ func (s *Store) queueCommit(b *pgx.Batch, c *es.Commit, a *commitArgList) {
 		})
 		return err
 	})
+	// After the write, as commit() did: a stale version fails as a conflict
+	// (retried) before a key it would claim could fail as taken.
+	if a.dropKeys != nil {
+		b.Queue(s.csql.dropKeys, a.dropKeys)
+		b.Queue(s.csql.addKeys, a.keys...)
+	}
+	if a.snapshots != nil {
+		b.Queue(s.csql.snapshots, a.snapshots...)
+	}
 }
 
 // rollback ends the transaction on conn, if any. When that fails the connection

@@ -12,13 +12,13 @@ package pgstore
 //     keys however small the tables were when they were planned (see
 //     migrations/003_key_plans.sql). With inTx, a last statement turns them
 //     back to what they were, for the view writes that follow.
-//  2. unique keys and snapshots, when the commit has any.
-//  3. write: the command, the streams' versions and the events, one statement,
+//  2. write: the command, the streams' versions and the events, one statement,
 //     returning the events' positions and the transaction id. It checks each
 //     stream's stored version and type against the expected ones as it writes
 //     the new version, before it inserts the first event: commit_conflict()
 //     raises SQLSTATE CQ001 for one that differs, which undoes the whole
 //     transaction.
+//  3. unique keys and snapshots, when the commit has any.
 //  4. read models: the serving versions, counting a skipped commit.
 const (
 	commitLockSQL = `SELECT set_config('consequent.enable_seqscan', current_setting('enable_seqscan'), true),

@@ -9,6 +9,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/consequent/consequent/es"
+	. "github.com/consequent/consequent/internal/testdomain"
 	"github.com/consequent/consequent/memstore"
 	"github.com/consequent/consequent/otelconsequent"
 )
@@ -22,7 +23,7 @@ func Example() {
 	obs := otelconsequent.New(tp, nil) // nil: the global meter provider
 
 	reg := es.NewRegistry()
-	register(false)(reg)
+	RegisterBank(reg) // the application's aggregates, events and command handlers
 	reg.Use(otelconsequent.Middleware())
 	store := memstore.New()
 	svc, err := es.NewCommandService(ctx, reg, store, es.Options{Observer: obs})
@@ -30,7 +31,7 @@ func Example() {
 		panic(err)
 	}
 	id := uuid.New()
-	_, _ = svc.Execute(ctx, OpenAccount{ID: id, Owner: "Ann"})
+	_, _ = svc.Execute(ctx, OpenAccount{ID: id, Owner: "Ann", Email: "ann@example.com"})
 	_, _ = svc.Execute(ctx, Deposit{ID: id, Amount: 5})
 
 	for _, s := range spans.Ended() {

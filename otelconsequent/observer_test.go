@@ -14,6 +14,7 @@ import (
 
 	"github.com/consequent/consequent/es"
 	"github.com/consequent/consequent/estest"
+	. "github.com/consequent/consequent/internal/testdomain"
 	"github.com/consequent/consequent/otelconsequent"
 )
 
@@ -32,7 +33,7 @@ var _ = Describe("the Observer", func() {
 		b := newBank(false, es.Options{})
 		id := uuid.New()
 		ctx, request := b.t.tp.Tracer("spec").Start(b.ctx, "POST /deposits")
-		Expect(b.svc.Execute(ctx, OpenAccount{ID: id, Owner: "Ann"})).To(estest.Committed())
+		Expect(b.svc.Execute(ctx, OpenAccount{ID: id, Owner: "Ann", Email: "ann@example.com"})).To(estest.Committed())
 		Expect(b.svc.Execute(ctx, Deposit{ID: id, Amount: 5})).To(estest.Committed())
 		request.End()
 
@@ -65,7 +66,7 @@ var _ = Describe("the Observer", func() {
 	It("stores the command span's trace context in the command record and its events, through the middleware", func() {
 		b := newBank(false, es.Options{})
 		id := uuid.New()
-		Expect(b.svc.Execute(b.ctx, OpenAccount{ID: id, Owner: "Ann"}, es.WithMetadata("tenant", "acme"))).To(estest.Committed())
+		Expect(b.svc.Execute(b.ctx, OpenAccount{ID: id, Owner: "Ann", Email: "ann@example.com"}, es.WithMetadata("tenant", "acme"))).To(estest.Committed())
 		want := traceparent(b.t.span("bank.OpenAccount").SpanContext())
 
 		history, err := b.svc.History(b.ctx, id)
@@ -85,7 +86,7 @@ var _ = Describe("the Observer", func() {
 		b := newBank(false, es.Options{ConflictRetries: 1})
 		id := uuid.New()
 		b.store.conflict = true
-		Expect(b.svc.Execute(b.ctx, OpenAccount{ID: id, Owner: "Ann"})).To(estest.Committed())
+		Expect(b.svc.Execute(b.ctx, OpenAccount{ID: id, Owner: "Ann", Email: "ann@example.com"})).To(estest.Committed())
 		Expect(b.svc.Execute(b.ctx, Deposit{ID: id, Amount: 5})).To(estest.Committed())
 		Expect(b.svc.Execute(b.ctx, Deposit{ID: id, Amount: 6})).To(estest.Committed())
 		Expect(b.svc.Execute(b.ctx, Deposit{ID: id, Amount: -1})).Error().NotTo(Succeed())
@@ -131,7 +132,7 @@ var _ = Describe("the Observer", func() {
 		id := uuid.New()
 		tracer := b.t.tp.Tracer("spec")
 		ctx1, req1 := tracer.Start(b.ctx, "POST /accounts")
-		Expect(b.svc.Execute(ctx1, OpenAccount{ID: id, Owner: "Ann"})).To(estest.Committed())
+		Expect(b.svc.Execute(ctx1, OpenAccount{ID: id, Owner: "Ann", Email: "ann@example.com"})).To(estest.Committed())
 		req1.End()
 		ctx2, req2 := tracer.Start(b.ctx, "POST /deposits")
 		Expect(b.svc.Execute(ctx2, Deposit{ID: id, Amount: 5})).To(estest.Committed())
@@ -168,7 +169,7 @@ var _ = Describe("the Observer", func() {
 	It("links a workflow's command to the span of the command that recorded the event it reacts to", func() {
 		b := newBank(true, es.Options{})
 		ctx, request := b.t.tp.Tracer("spec").Start(b.ctx, "POST /accounts")
-		Expect(b.svc.Execute(ctx, OpenAccount{ID: uuid.New(), Owner: "Ann"})).To(estest.Committed())
+		Expect(b.svc.Execute(ctx, OpenAccount{ID: uuid.New(), Owner: "Ann", Email: "ann@example.com"})).To(estest.Committed())
 		request.End()
 
 		open, bonus := b.t.span("bank.OpenAccount"), b.t.span("bank.Deposit")
@@ -182,7 +183,7 @@ var _ = Describe("the Observer", func() {
 	It("traces a rebuild phase by phase, and reports its progress", func() {
 		b := newBank(false, es.Options{ManualRebuilds: true})
 		id := uuid.New()
-		Expect(b.svc.Execute(b.ctx, OpenAccount{ID: id, Owner: "Ann"})).To(estest.Committed())
+		Expect(b.svc.Execute(b.ctx, OpenAccount{ID: id, Owner: "Ann", Email: "ann@example.com"})).To(estest.Committed())
 		Expect(b.svc.Execute(b.ctx, Deposit{ID: id, Amount: 5})).To(estest.Committed())
 		Expect(b.svc.Rebuild(b.ctx, "balances", nil)).To(Succeed())
 
@@ -216,7 +217,7 @@ var _ = Describe("ObserveLag", func() {
 	It("reports how far behind a worker's projections are, in events and seconds", func() {
 		b := newBank(false, es.Options{})
 		id := uuid.New()
-		Expect(b.svc.Execute(b.ctx, OpenAccount{ID: id, Owner: "Ann"})).To(estest.Committed())
+		Expect(b.svc.Execute(b.ctx, OpenAccount{ID: id, Owner: "Ann", Email: "ann@example.com"})).To(estest.Committed())
 		Expect(b.svc.Execute(b.ctx, Deposit{ID: id, Amount: 5})).To(estest.Committed())
 		worker, _ := b.worker()
 		reg, err := otelconsequent.ObserveLag(b.t.mp.Meter("spec"), worker)

@@ -16,6 +16,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/consequent/consequent/es"
+	. "github.com/consequent/consequent/internal/testdomain"
 	"github.com/consequent/consequent/memstore"
 	"github.com/consequent/consequent/otelconsequent"
 )
@@ -25,36 +26,11 @@ func TestOtelconsequent(t *testing.T) {
 	RunSpecs(t, "otelconsequent")
 }
 
-// A small bank: accounts are opened and receive deposits; an async projector
-// keeps balances, and a workflow (when registered) gives new accounts a bonus.
+// The specs run on the test domain's bank, with two additions of their own: an
+// async projector keeps balances, and a workflow (when registered) gives new
+// accounts a bonus.
 
-type (
-	AccountOpened struct {
-		Owner string `json:"owner"`
-	}
-	Deposited struct {
-		Amount int64 `json:"amount"`
-	}
-	OpenAccount struct {
-		ID    uuid.UUID
-		Owner string
-	}
-	Deposit struct {
-		ID     uuid.UUID
-		Amount int64
-	}
-	unhandled struct{} // a command without a handler
-)
-
-func (c Deposit) Validate() error {
-	var v es.ValidationError
-	v.Check(c.Amount > 0, "Amount", "must be positive")
-	return v.Err()
-}
-
-type Account struct{ es.AggregateRoot }
-
-func (*Account) On(any) {}
+type unhandled struct{} // a command without a handler
 
 type Balance struct {
 	ID      uuid.UUID
@@ -66,23 +42,7 @@ var balances = es.NewTable[Balance]("balances", "id")
 
 func register(withBonus bool) func(*es.Registry) {
 	return func(r *es.Registry) {
-		account := es.RegisterAggregate(r, "bank.Account", func() *Account { return new(Account) })
-		es.RegisterEvent[AccountOpened](account, "bank.AccountOpened")
-		es.RegisterEvent[Deposited](account, "bank.Deposited")
-		es.Handle(r, "bank.OpenAccount", func(ctx context.Context, u *es.UnitOfWork, c OpenAccount) error {
-			a, err := es.Create[*Account](ctx, u, c.ID)
-			if err != nil {
-				return err
-			}
-			return es.Record(a, AccountOpened{Owner: c.Owner})
-		})
-		es.Handle(r, "bank.Deposit", func(ctx context.Context, u *es.UnitOfWork, c Deposit) error {
-			a, err := es.Load[*Account](ctx, u, c.ID)
-			if err != nil {
-				return err
-			}
-			return es.Record(a, Deposited{Amount: c.Amount})
-		})
+		RegisterBank(r)
 
 		p := es.NewProjector("balances", balances).Async()
 		es.Project(p, func(ctx context.Context, v es.Persistor, e es.Envelope, _ AccountOpened) error {

@@ -9,11 +9,18 @@
 #   make lint              gofmt and go vet (vet also compiles Examples and benchmarks)
 #   make bench             benchmarks (-count=6), saved to bench.txt, then benchstat's
 #                          table (consequent beside raw, with its noise) and the goals
+#                          (ratios to raw; absolute ones, e.g. BenchmarkSpec ≤ 20µs)
 #   make bench-goals       the goals of bench.txt again: each row's ratio to raw pgx
 #   make bench-rebuild     BenchmarkRebuild on 1,000,000 events beside its raw
 #                          twin, saved to bench-rebuild.txt, then its ratio
 #   make bench-server      S1's unit of work in pgbench, statement by statement
 #                          (pgstore/testdata/pgbench): where PostgreSQL's time goes
+#   make bench-scale       BenchmarkScale: S1 (8 clients) and S2 on stores already
+#                          holding 0, 1M and 10M events (SCALE_EVENTS), beside raw,
+#                          saved to bench-scale.txt; benchstat across the sizes and
+#                          each rate relative to the empty store's (goal ≥ 0.9×).
+#                          Takes about half an hour and ~12 GB of disk (the
+#                          database is dropped at the end); not part of make bench
 #   make db                start the machine's PostgreSQL (.ci/pg-start.sh, as root)
 #                          and print the export line for CONSEQUENT_TEST_DATABASE_URL
 
@@ -43,7 +50,7 @@ BENCH_FLAGS ?= -p 1 -run '^$$' -bench '$(BENCH)' -benchmem -benchtime=1s -count=
 # dropped by pgtest.Close.
 BENCH_PKGS ?= ./...
 
-.PHONY: test unit integration-test lint bench bench-goals bench-rebuild bench-server db
+.PHONY: test unit integration-test lint bench bench-goals bench-rebuild bench-server bench-scale db
 
 # The run's JSON report, from which skipsummary counts the PostgreSQL specs
 # skipped for want of a server.
@@ -96,6 +103,21 @@ bench-rebuild:
 bench-server:
 	@test -n "$${CONSEQUENT_TEST_DATABASE_URL:-}" || { echo "bench-server: set CONSEQUENT_TEST_DATABASE_URL (make db prints it)"; exit 2; }
 	pgstore/testdata/pgbench/run.sh "$$CONSEQUENT_TEST_DATABASE_URL"
+
+# BenchmarkScale at each store size of SCALE_EVENTS (multiples of 100, filled
+# in accounts of 100 events, Consequent's tables with Store.Import and the raw
+# twins' with COPY), -count=SCALE_COUNT runs of each sub-benchmark, then
+# benchstat with one column per size and, from benchgoals -scale, each rate
+# relative to the first size's. The fill rates and the tables' and indexes'
+# sizes (in all and per million events) are the lines "scale …" of the file.
+SCALE_EVENTS ?= 0,1000000,10000000
+SCALE_COUNT ?= 6
+bench-scale:
+	status=0; CONSEQUENT_BENCH_SCALE=$(SCALE_EVENTS) $(GO) test -p 1 -run '^$$' \
+		-bench '^BenchmarkScale$$' -benchmem -benchtime=1s -count=$(SCALE_COUNT) -timeout=120m \
+		./pgstore | tee bench-scale.txt || status=$$?; \
+	$(GO) tool benchstat -col /events bench-scale.txt; \
+	$(GO) run ./internal/cmd/benchgoals -scale bench-scale.txt || true; exit $$status
 
 db:
 	@if [ "$$(id -u)" = 0 ]; then dsn=$$(.ci/pg-start.sh); else dsn=$$(sudo .ci/pg-start.sh); fi; \

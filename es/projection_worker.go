@@ -553,8 +553,15 @@ func ownerName(name string) string {
 	if name != "" {
 		return name
 	}
-	host, _ := os.Hostname()
 	var b [4]byte
 	_, _ = rand.Read(b[:])
-	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b[:]))
+	return hostPID() + "-" + hex.EncodeToString(b[:])
 }
+
+// hostPID is "host-pid", looked up once: the two system calls cost more than
+// the rest of building an in-memory CommandService (an estest spec builds one
+// or two per scenario).
+var hostPID = sync.OnceValue(func() string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s-%d", host, os.Getpid())
+})

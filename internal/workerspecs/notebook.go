@@ -12,7 +12,6 @@ import (
 	"log/slog"
 
 	"github.com/consequent/consequent/es"
-	"github.com/consequent/consequent/estest"
 	. "github.com/consequent/consequent/internal/testdomain"
 	"github.com/google/uuid"
 	"github.com/onsi/ginkgo/v2"
@@ -54,7 +53,7 @@ func NewNotebook[S es.ProjectionStore](ctx context.Context, store S, opts es.Wor
 func (n *Notebook[S]) Write(ctx context.Context, note uuid.UUID, lines int) {
 	ginkgo.GinkgoHelper()
 	for i := range lines {
-		Expect(n.Svc.Execute(ctx, WriteLine{Note: note, N: i})).To(estest.Committed())
+		Expect(committed(n.Svc.Execute(ctx, WriteLine{Note: note, N: i}))).To(Succeed())
 	}
 }
 
@@ -72,4 +71,13 @@ func (n *Notebook[S]) Counts(ctx context.Context, t *es.Table[LineCount]) []Line
 func (n *Notebook[S]) Readable(ctx context.Context, events int) {
 	ginkgo.GinkgoHelper()
 	Eventually(func() ([]es.EventRecord, error) { return n.Store.ReadLog(ctx, es.Cursor{}, 0) }).Should(HaveLen(events))
+}
+
+// committed is the error of an Execute that did not commit, or of what failed
+// after its commit: nil when the command and everything after it succeeded.
+func committed(res *es.Result, err error) error {
+	if err != nil {
+		return err
+	}
+	return res.Err()
 }

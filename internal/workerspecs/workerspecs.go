@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/consequent/consequent/es"
-	"github.com/consequent/consequent/estest"
 	. "github.com/consequent/consequent/internal/testdomain"
 	"github.com/google/uuid"
 	"github.com/onsi/ginkgo/v2"
@@ -131,7 +130,7 @@ func specs[S es.ProjectionStore](notebook func(context.Context, es.WorkerOptions
 			wg.Go(func() {
 				defer ginkgo.GinkgoRecover()
 				for i := range 25 {
-					Expect(n.Svc.Execute(ctx, WriteLine{Note: notes[(w+i)%len(notes)], N: i})).To(estest.Committed())
+					Expect(committed(n.Svc.Execute(ctx, WriteLine{Note: notes[(w+i)%len(notes)], N: i}))).To(Succeed())
 				}
 			})
 		}
@@ -159,7 +158,7 @@ func specs[S es.ProjectionStore](notebook func(context.Context, es.WorkerOptions
 			writers.Go(func() {
 				defer ginkgo.GinkgoRecover()
 				for i := range 15 {
-					Expect(n.Svc.Execute(ctx, WriteLine{Note: notes[(w+i)%len(notes)], N: i})).To(estest.Committed())
+					Expect(committed(n.Svc.Execute(ctx, WriteLine{Note: notes[(w+i)%len(notes)], N: i}))).To(Succeed())
 				}
 			})
 		}

@@ -250,9 +250,10 @@ func toRawEvents(recs []es.EventRecord) []rawEvent {
 // analyze updates the planner's statistics of schema's tables before a run,
 // untimed. On the small store S1 grows its tables many times over (at
 // events=0, from 1 stream to tens of thousands): with the statistics of the
-// start, commit() scanned the streams table whole and S1 slowed from 0.7 to
-// 1.7 ms a unit within a dozen seconds, until autovacuum analyzed it. A store
-// in production has statistics of about its size; so has each run here.
+// start S1 slowed from 0.7 to 1.7 ms a unit within a dozen seconds (commit()
+// planned for a streams table of one row, most likely scanning it whole) until
+// autovacuum analyzed it. A store in production has statistics of about its
+// size; so has each run here.
 func analyze(b *testing.B, pool *pgxpool.Pool, schema string) {
 	b.Helper()
 	for _, t := range scaleTables {

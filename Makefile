@@ -19,8 +19,8 @@
 #                          holding 0, 1M and 10M events (SCALE_EVENTS), beside raw,
 #                          saved to bench-scale.txt; benchstat across the sizes and
 #                          each rate relative to the empty store's (goal ≥ 0.9×).
-#                          Takes about half an hour and ~12 GB of disk (the
-#                          database is dropped at the end); not part of make bench
+#                          Takes 6 to 15 minutes on 2 cores and ~10 GB of disk
+#                          (the database is dropped at the end); not in make bench
 #   make db                start the machine's PostgreSQL (.ci/pg-start.sh, as root)
 #                          and print the export line for CONSEQUENT_TEST_DATABASE_URL
 

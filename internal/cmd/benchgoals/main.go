@@ -198,6 +198,30 @@ func scaleGoals(rows []string, times map[string]map[string][]float64, sizes []st
 	if missed > 0 {
 		fmt.Printf("%d row(s) below %.2f× the empty store's rate at events=%s\n", missed, scaleGoal, last)
 	}
+	// The sizes run one after the other, minutes apart: the speed relative to
+	// raw at the same size is the figure that another load on the machine
+	// leaves alone.
+	fmt.Printf("\n%-40s", "speed relative to raw at the same size")
+	for _, s := range sizes {
+		fmt.Printf(" %18s", "events="+s)
+	}
+	fmt.Println()
+	for _, row := range rows {
+		twin := strings.Replace(row, "/impl=consequent", "/impl=raw", 1)
+		if twin == row || times[twin] == nil {
+			continue
+		}
+		fmt.Printf("%-40s", strings.Replace(row, "/impl=consequent", "", 1))
+		for _, s := range sizes {
+			c, raw := times[row][s], times[twin][s]
+			if len(c) == 0 || len(raw) == 0 {
+				fmt.Printf(" %18s", "-")
+				continue
+			}
+			fmt.Printf(" %18.2f", median(raw)/median(c))
+		}
+		fmt.Println()
+	}
 	return missed
 }
 

@@ -3,16 +3,17 @@ package pgstore_test
 import (
 	"context"
 	"fmt"
-	"github.com/consequent/consequent/pgstore"
-	"github.com/consequent/consequent/pgstore/pgtest"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"os"
 	"os/exec"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/consequent/consequent/es"
+	"github.com/consequent/consequent/pgstore"
+	"github.com/consequent/consequent/pgstore/pgtest"
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 )
@@ -67,6 +68,29 @@ func startChild(test, env, value string) *exec.Cmd {
 	Expect(child.Start()).To(Succeed())
 	DeferCleanup(func() { _ = child.Process.Kill(); _ = child.Wait() })
 	return child
+}
+
+// childDSN is the test database's DSN with the connections named app, so
+// that a spec can watch its child's connections (waitOpenTransaction).
+func childDSN(db *pgtest.DB, app string) string {
+	sep := "?"
+	if strings.Contains(db.DSN, "?") {
+		sep = "&"
+	}
+	return db.DSN + sep + "application_name=" + app
+}
+
+// waitOpenTransaction waits until a connection named app (childDSN) sits in a
+// transaction that has written and not committed: the moment a kill spec
+// kills its child. why says what that transaction is.
+func waitOpenTransaction(ctx context.Context, db *pgtest.DB, app, why string) {
+	GinkgoHelper()
+	Eventually(ctx, func(ctx context.Context) (int, error) {
+		var open int
+		err := db.Pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
+			WHERE application_name = $1 AND state = 'idle in transaction' AND backend_xid IS NOT NULL`, app).Scan(&open)
+		return open, err
+	}).WithPolling(time.Millisecond).Should(Equal(1), why)
 }
 
 // childStore is the start of a kill spec's child process (a Test function the

@@ -3,7 +3,6 @@ package pgstore_test
 import (
 	"context"
 	"fmt"
-	"strings"
 	"testing"
 	"time"
 
@@ -62,25 +61,14 @@ var _ = Describe("a worker process killed mid-batch", Label(pgtest.Label), func(
 		}
 		db, err := pgtest.Open(ctx)
 		Expect(err).NotTo(HaveOccurred())
-		dsn := db.DSN
-		if strings.Contains(dsn, "?") {
-			dsn += "&application_name=pgstore_kill_child"
-		} else {
-			dsn += "?application_name=pgstore_kill_child"
-		}
-		child := startChild("TestKillChild", envKillChild, dsn)
+		child := startChild("TestKillChild", envKillChild, childDSN(db, "pgstore_kill_child"))
 
 		By("waiting until the child has committed a batch and is inside the next one")
 		Eventually(ctx, func(ctx context.Context) (int64, error) {
 			st, err := n.Store.Projection(ctx, "slow")
 			return st.Checkpoint.Position, err
 		}).WithTimeout(30 * time.Second).Should(BeNumerically(">", 0))
-		Eventually(ctx, func(ctx context.Context) (int, error) {
-			var open int
-			err := db.Pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
-				WHERE application_name = 'pgstore_kill_child' AND state = 'idle in transaction' AND backend_xid IS NOT NULL`).Scan(&open)
-			return open, err
-		}).WithPolling(time.Millisecond).Should(Equal(1), "a batch has written rows and not committed")
+		waitOpenTransaction(ctx, db, "pgstore_kill_child", "a batch has written rows and not committed")
 		Expect(child.Process.Kill()).To(Succeed()) // SIGKILL: no release, no rollback by the child
 		killed := time.Now()
 		_ = child.Wait()

@@ -3,7 +3,6 @@ package pgstore_test
 import (
 	"context"
 	"fmt"
-	"strings"
 	"testing"
 	"time"
 
@@ -53,13 +52,7 @@ var _ = Describe("a process killed while a durable workflow's commands commit", 
 		Expect(w.svc.ScheduledCommands(ctx)).To(BeEmpty())
 		db, err := pgtest.Open(ctx)
 		Expect(err).NotTo(HaveOccurred())
-		dsn := db.DSN
-		if strings.Contains(dsn, "?") {
-			dsn += "&application_name=pgstore_workflow_kill_child"
-		} else {
-			dsn += "?application_name=pgstore_workflow_kill_child"
-		}
-		child := startChild("TestWorkflowKillChild", envWorkflowKillChild, dsn)
+		child := startChild("TestWorkflowKillChild", envWorkflowKillChild, childDSN(db, "pgstore_workflow_kill_child"))
 
 		receipts := func(ctx context.Context) (int, error) {
 			var n int
@@ -68,12 +61,7 @@ var _ = Describe("a process killed while a durable workflow's commands commit", 
 		}
 		By("waiting until the child has committed receipts and is inside the commit of the next one")
 		Eventually(ctx, receipts).WithTimeout(30 * time.Second).WithPolling(5 * time.Millisecond).Should(BeNumerically(">=", 20))
-		Eventually(ctx, func(ctx context.Context) (int, error) {
-			var open int
-			err := db.Pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
-				WHERE application_name = 'pgstore_workflow_kill_child' AND state = 'idle in transaction' AND backend_xid IS NOT NULL`).Scan(&open)
-			return open, err
-		}).WithPolling(time.Millisecond).Should(Equal(1), "a receipt's commit has written and not committed")
+		waitOpenTransaction(ctx, db, "pgstore_workflow_kill_child", "a receipt's commit has written and not committed")
 		Expect(child.Process.Kill()).To(Succeed()) // SIGKILL: no release, no rollback by the child
 		killed := time.Now()
 		_ = child.Wait()

@@ -343,10 +343,8 @@ func (w *ProjectionWorker) CatchUp(ctx context.Context) error {
 		for {
 			n, err := w.step(ctx, j)
 			if errors.Is(err, errNotOwner) {
-				select {
-				case <-ctx.Done():
-					return ctx.Err()
-				case <-time.After(w.opts.PollMin):
+				if err := w.pause(ctx); err != nil {
+					return err
 				}
 				continue
 			}
@@ -362,10 +360,8 @@ func (w *ProjectionWorker) CatchUp(ctx context.Context) error {
 	for w.sched != nil {
 		n, err := w.stepSchedule(ctx)
 		if errors.Is(err, errNotOwner) {
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(w.opts.PollMin):
+			if err := w.pause(ctx); err != nil {
+				return err
 			}
 			continue
 		}
@@ -469,9 +465,32 @@ func (w *ProjectionWorker) apply(ctx context.Context, j *projectionJob, recs []E
 	return failed, err
 }
 
+// pause waits Options.PollMin, for a lease another worker holds; it returns
+// ctx's error when ctx ends first.
+func (w *ProjectionWorker) pause(ctx context.Context) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(w.opts.PollMin):
+		return nil
+	}
+}
+
 // retry applies one failing event again with backoff; when it keeps failing, the
 // projection is stopped at it.
 func (w *ProjectionWorker) retry(ctx context.Context, j *projectionJob, rec EventRecord, err error) error {
+	return w.retryEvent(ctx, j, rec, err, func() (bool, error) {
+		failed, err := w.apply(ctx, j, []EventRecord{rec})
+		return err == nil || failed < 0, err // failed < 0: not the event's fault
+	})
+}
+
+// retryEvent tries a job's failing event again, up to Options.Retries times
+// with a backoff that doubles; when it keeps failing, it stops the job at the
+// event with a *ProjectionFailure (the error names the event already). try
+// reports done when there is no point in trying again (it succeeded, or failed
+// for another reason than the event), and its error.
+func (w *ProjectionWorker) retryEvent(ctx context.Context, j *projectionJob, rec EventRecord, err error, try func() (done bool, err error)) error {
 	backoff := w.opts.RetryBackoff
 	for range w.opts.Retries {
 		select {
@@ -480,16 +499,13 @@ func (w *ProjectionWorker) retry(ctx context.Context, j *projectionJob, rec Even
 		case <-time.After(backoff):
 		}
 		backoff *= 2
-		var failed int
-		if failed, err = w.apply(ctx, j, []EventRecord{rec}); err == nil {
-			return nil
-		} else if failed < 0 {
+		var done bool
+		if done, err = try(); done {
 			return err
 		}
 	}
 	f := &ProjectionFailure{Projection: j.name, At: rec.Cursor(), StreamID: rec.StreamID, Version: rec.Version, Type: rec.Type, Err: err}
-	msg := err.Error() // names the projector and the event already
-	if serr := w.store.SetFailure(ctx, j.name, rec.Cursor(), msg); serr != nil {
+	if serr := w.store.SetFailure(ctx, j.name, rec.Cursor(), err.Error()); serr != nil {
 		return errors.Join(f, serr)
 	}
 	return f

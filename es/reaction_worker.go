@@ -180,27 +180,19 @@ func (w *ProjectionWorker) react(ctx context.Context, j *projectionJob, rec Even
 // retryReaction handles one failing event again with backoff; when it keeps
 // failing, the job is stopped at it. On success the checkpoint moves past it.
 func (w *ProjectionWorker) retryReaction(ctx context.Context, j *projectionJob, rec EventRecord, err error) error {
-	backoff := w.opts.RetryBackoff
-	for range w.opts.Retries {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(backoff):
+	err = w.retryEvent(ctx, j, rec, err, func() (bool, error) {
+		if err := w.react(ctx, j, rec); err != nil {
+			if ctx.Err() != nil {
+				return true, ctx.Err()
+			}
+			return false, err
 		}
-		backoff *= 2
-		if err = w.react(ctx, j, rec); err == nil {
-			return w.checkpoint(ctx, j, rec.Cursor())
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
+		return true, w.checkpoint(ctx, j, rec.Cursor())
+	})
+	if _, stopped := errors.AsType[*ProjectionFailure](err); stopped {
+		j.resumed.Store(false) // after a resume, ask the other side again where it stands
 	}
-	j.resumed.Store(false) // after a resume, ask the other side again where it stands
-	f := &ProjectionFailure{Projection: j.name, At: rec.Cursor(), StreamID: rec.StreamID, Version: rec.Version, Type: rec.Type, Err: err}
-	if serr := w.store.SetFailure(ctx, j.name, rec.Cursor(), err.Error()); serr != nil {
-		return errors.Join(f, serr)
-	}
-	return f
+	return err
 }
 
 // durableHandler is the handler of a durable workflow's job: it runs the

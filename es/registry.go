@@ -213,53 +213,48 @@ func (r *Registry) Use(m ...Middleware) { r.middleware = append(r.middleware, m.
 // are never behind the events; an [Projector.Async] one runs in a
 // [ProjectionWorker].
 func (r *Registry) AddProjector(p *Projector) {
-	if p.partitions < 0 || p.partitions > 256 {
-		r.fail("projector %q: %d partitions: use 1 to 256", p.name, p.partitions)
-	}
 	if p.partitions > 1 && !p.async {
 		r.fail("projector %q is partitioned but not async: partitions apply to async projectors", p.name)
 	}
-	for _, q := range r.projectors {
-		if q.name == p.name {
-			r.fail("projector %q registered twice", p.name)
-			return
+	if checkJob(r, "projector", p.name, p.partitions, r.projectors, func(q *Projector) string { return q.name }) {
+		r.projectors = append(r.projectors, p)
+	}
+}
+
+// checkJob checks what a projector, workflow or subscription must be to be
+// registered: 1 to 256 partitions, and a name no other of its kind has. It
+// reports whether to register it (not a second time).
+func checkJob[T any](r *Registry, kind, name string, partitions int, others []T, nameOf func(T) string) bool {
+	if partitions < 0 || partitions > 256 {
+		r.fail("%s %q: %d partitions: use 1 to 256", kind, name, partitions)
+	}
+	for _, q := range others {
+		if nameOf(q) == name {
+			r.fail("%s %q registered twice", kind, name)
+			return false
 		}
 	}
-	r.projectors = append(r.projectors, p)
+	return true
 }
 
 // AddWorkflow registers a workflow: it reacts to events after their commit.
 func (r *Registry) AddWorkflow(w *Workflow) {
-	if w.partitions < 0 || w.partitions > 256 {
-		r.fail("workflow %q: %d partitions: use 1 to 256", w.name, w.partitions)
-	}
 	if w.partitions > 1 && !w.durable {
 		r.fail("workflow %q is partitioned but not durable: partitions apply to durable workflows", w.name)
 	}
-	for _, q := range r.workflows {
-		if q.name == w.name {
-			r.fail("workflow %q registered twice", w.name)
-			return
-		}
+	if checkJob(r, "workflow", w.name, w.partitions, r.workflows, func(q *Workflow) string { return q.name }) {
+		r.workflows = append(r.workflows, w)
 	}
-	r.workflows = append(r.workflows, w)
 }
 
 // AddSubscription registers a subscription: a [ProjectionWorker] runs it.
 func (r *Registry) AddSubscription(s *Subscription) {
-	if s.partitions < 0 || s.partitions > 256 {
-		r.fail("subscription %q: %d partitions: use 1 to 256", s.name, s.partitions)
-	}
 	if s.handle == nil && s.batch == nil {
 		r.fail("subscription %q has no handler", s.name)
 	}
-	for _, q := range r.subs {
-		if q.name == s.name {
-			r.fail("subscription %q registered twice", s.name)
-			return
-		}
+	if checkJob(r, "subscription", s.name, s.partitions, r.subs, func(q *Subscription) string { return q.name }) {
+		r.subs = append(r.subs, s)
 	}
-	r.subs = append(r.subs, s)
 }
 
 // Subscriptions returns the registered subscriptions.
